@@ -1,0 +1,34 @@
+# Every target installs into .venv, so a fresh machine needs only python3 (3.11+), git and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test unit e2e lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[sandbox,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m reconciler.demo
+
+test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
+bench: $(STAMP)
+	$(BIN)/python bench/noop_cycle.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,56 @@
+"""`reconciler` command line: one sub-command per module in reconciler.commands.
+
+Each command module exposes `register(subparsers)` which adds its parser and sets
+`func=run`, with `run(args) -> int` returning the exit code. Keeping commands in
+their own modules lets each layer own its CLI without touching this file.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = (
+    "validate",
+    "schema",
+    "diff_taskdef",
+    "plan",
+    "sync",
+    "rollback",
+    "run",
+    "status",
+    "sandbox",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="GitOps reconciler for AWS ECS: make ECS match what git declares.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"reconciler.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"reconciler.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

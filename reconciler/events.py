@@ -1,0 +1,109 @@
+"""Report events: the one interface between the reconciler and the notify layer.
+
+The daemon and `reconciler sync` emit these; `reconciler.notify` renders and
+delivers them. They carry facts only (no formatting), and a `dedup_key` that
+holds no timestamps or durations, so the same state is reported once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Protocol
+
+from reconciler.model import FieldChange
+
+EventKind = Literal[
+    "sync_started",
+    "sync_succeeded",
+    "sync_failed",
+    "sync_rolled_back",
+    "drift_detected",
+    "drift_resolved",
+    "manifest_invalid",
+    "approval_needed",
+    "reconciler_degraded",
+    "reconciler_recovered",
+]
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    title: str = ""
+    author: str = ""
+    timestamp: str = ""       # ISO-8601
+    url: str | None = None    # link to the commit page, when the repo URL allows one
+
+    @property
+    def short(self) -> str:
+        return self.sha[:8]
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    container: str
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    """What happened to one service within an event."""
+
+    environment: str
+    service: str
+    changes: tuple[FieldChange, ...] = ()
+    images: tuple[ImageChange, ...] = ()
+    deployment_id: str | None = None
+    strategy: str | None = None            # rolling | blue-green
+    status: str | None = None              # succeeded | failed | rolled_back | in_progress
+    duration_seconds: float | None = None
+    stopped_reasons: tuple[str, ...] = ()  # failing tasks' stoppedReason
+    rolled_back: bool = False
+    message: str = ""                      # human explanation, e.g. AWS's rolloutStateReason
+    action: str | None = None              # drift: "self-heal" | "report-only"
+
+
+@dataclass(frozen=True)
+class ReportEvent:
+    kind: EventKind
+    environment: str | None = None
+    commit: CommitInfo | None = None
+    services: tuple[ServiceReport, ...] = ()
+    issues: tuple[str, ...] = ()           # manifest_invalid: "file:line: path: reason"
+    reason: str = ""                       # degraded/recovered/failed: why
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable identity of the reported state: no time, no duration."""
+        svc = ",".join(sorted(f"{s.environment}/{s.service}" for s in self.services))
+        detail = ""
+        if self.kind == "drift_detected":
+            detail = "|".join(sorted(c.path + "=" + repr(c.live) for s in self.services for c in s.changes))
+        elif self.kind == "manifest_invalid":
+            detail = "|".join(sorted(self.issues))
+        elif self.kind in ("reconciler_degraded", "reconciler_recovered"):
+            detail = self.reason
+        sha = self.commit.sha if self.commit else ""
+        return f"{self.kind}:{self.environment or ''}:{svc}:{sha}:{detail}"
+
+
+class ReportSink(Protocol):
+    """Where report events go. Implementations must never block reconciling."""
+
+    def emit(self, event: ReportEvent) -> None: ...
+
+
+class NullSink:
+    def emit(self, event: ReportEvent) -> None:  # noqa: D102 - deliberately drops
+        return None
+
+
+class ListSink:
+    """Collects events in memory (tests, and `reconciler sync` summaries)."""
+
+    def __init__(self) -> None:
+        self.events: list[ReportEvent] = []
+
+    def emit(self, event: ReportEvent) -> None:
+        self.events.append(event)

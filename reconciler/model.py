@@ -1,0 +1,203 @@
+"""Typed models shared by every layer.
+
+The core (manifests, diff, plan) produces and consumes these; the edges (aws,
+apply, source, notify, daemon) only translate between them and the outside
+world. Everything here is immutable so a snapshot can be handed between
+threads without copying.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+JSON = Any
+Strategy = Literal["rolling", "blue-green"]
+
+#: Tag that marks a service (and the task definitions it registers) as managed by
+#: this reconciler. The value is the reconciler instance name, so two installs
+#: sharing an account never fight over a service.
+OWNER_TAG = "ecs-reconciler:managed-by"
+#: Tag on registered task definitions: sha256 of the normalized desired task
+#: definition, so an existing ACTIVE revision can be reused instead of registering
+#: a new one on every sync (no revision churn).
+TASKDEF_HASH_TAG = "ecs-reconciler:spec-hash"
+#: Tag recording the git commit a task definition revision was registered from.
+COMMIT_TAG = "ecs-reconciler:commit"
+DEFAULT_INSTANCE = "ecs-reconciler"
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a value came from, so every error can say `file:line`."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in the manifests: `file:line: json.path: reason`."""
+
+    file: str
+    line: int | None
+    path: str
+    reason: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        loc = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{loc}: {self.path or '$'}: {self.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "path": self.path,
+                "reason": self.reason, "severity": self.severity}
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """How far the reconciler may go on its own (Argo CD's automated/selfHeal/prune)."""
+
+    automated: bool = True      # apply git changes without a human
+    self_heal: bool = False     # revert changes made by hand in AWS
+    prune: bool = False         # delete owned services that left git
+    max_prune_per_sync: int = 1
+
+
+@dataclass(frozen=True)
+class BlueGreen:
+    """CodeDeploy settings of a blue-green / canary service."""
+
+    application: str
+    deployment_group: str
+    deployment_config: str = "CodeDeployDefault.ECSAllAtOnce"
+    #: When set, the reconciler creates this custom config (CreateDeploymentConfig)
+    #: if it does not exist: {"type": "TimeBasedCanary", "percentage": 10, "intervalMinutes": 5}
+    custom_config: Mapping[str, Any] | None = None
+    hooks: Mapping[str, str] = field(default_factory=dict)  # AppSpec hook name -> lambda ARN/name
+    container_name: str | None = None  # defaults to loadBalancers[0].containerName
+    container_port: int | None = None
+
+
+@dataclass(frozen=True)
+class GitOpsSettings:
+    """The `gitops:` block of service.yaml: what AWS has no field for."""
+
+    strategy: Strategy = "rolling"
+    blue_green: BlueGreen | None = None
+    ignore_differences: tuple[str, ...] = ()
+    sync_policy: SyncPolicy | None = None  # None: inherit the environment's
+    allow_latest: bool = False
+    adopt: bool = False  # take over an existing same-named service that we do not own
+    wait_timeout_seconds: int = 1800
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    cluster: str
+    region: str
+    account_id: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    sync_policy: SyncPolicy = SyncPolicy()
+    source: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service as git declares it.
+
+    `service` is the CreateService input (AWS camelCase) without `taskDefinition`;
+    `task_definition` is the RegisterTaskDefinition input. Both are plain JSON so
+    they can go to boto3 and to the normalizer unchanged.
+    """
+
+    environment: str
+    name: str
+    service: Mapping[str, JSON]
+    task_definition: Mapping[str, JSON]
+    gitops: GitOpsSettings
+    service_file: str
+    taskdef_file: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.environment}/{self.name}"
+
+    @property
+    def family(self) -> str:
+        return str(self.task_definition["family"])
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything loaded from one commit of the manifest repository.
+
+    Broken services are listed in `issues` and absent from `services`; healthy
+    services are never held back by a broken neighbour. `broken_services` keeps
+    the keys of services that exist in git but failed validation, so prune never
+    deletes a service just because its manifest is momentarily invalid.
+    """
+
+    environments: Mapping[str, Environment]
+    services: tuple[ServiceSpec, ...]
+    issues: tuple[Issue, ...] = ()
+    broken_services: frozenset[str] = frozenset()
+    commit: str | None = None
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "error")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One difference between git and AWS at a path like `taskDefinition/containerDefinitions/web/image`."""
+
+    path: str
+    desired: JSON
+    live: JSON
+    kind: Literal["changed", "added", "removed"] = "changed"  # added: only in git; removed: only in AWS
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind, "desired": self.desired, "live": self.live}
+
+
+@dataclass(frozen=True)
+class Drift:
+    changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.changes
+
+    def paths(self) -> list[str]:
+        return [c.path for c in self.changes]
+
+
+@dataclass(frozen=True)
+class LiveService:
+    """A service as AWS reports it, with its task definition resolved."""
+
+    environment: str
+    name: str
+    arn: str
+    service: Mapping[str, JSON]          # DescribeServices item (with tags)
+    task_definition: Mapping[str, JSON] | None  # DescribeTaskDefinition.taskDefinition
+    task_definition_tags: tuple[Mapping[str, str], ...] = ()
+    autoscaled: bool = False             # has an Application Auto Scaling target
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {t["key"]: t["value"] for t in self.service.get("tags", []) or []}
+
+    @property
+    def owner(self) -> str | None:
+        return self.tags.get(OWNER_TAG)
+
+    @property
+    def controller(self) -> str:
+        return str((self.service.get("deploymentController") or {}).get("type", "ECS"))
