@@ -23,6 +23,11 @@ OWNER_TAG = "ecs-reconciler:managed-by"
 TASKDEF_HASH_TAG = "ecs-reconciler:spec-hash"
 #: Tag recording the git commit a task definition revision was registered from.
 COMMIT_TAG = "ecs-reconciler:commit"
+#: Tag naming the environment a managed service belongs to, so two environments
+#: sharing a cluster never see each other's services as prune candidates.
+ENV_TAG = "ecs-reconciler:environment"
+#: Every tag the reconciler writes starts with this; such tags are never drift.
+RESERVED_TAG_PREFIX = "ecs-reconciler:"
 DEFAULT_INSTANCE = "ecs-reconciler"
 
 
@@ -201,3 +206,17 @@ class LiveService:
     @property
     def controller(self) -> str:
         return str((self.service.get("deploymentController") or {}).get("type", "ECS"))
+
+
+@dataclass(frozen=True)
+class LiveEnvironment:
+    """What one environment's cluster holds, as read in one pass.
+
+    `services` has every service the reconciler looked at: those git declares
+    (when they exist) and those tagged as managed for this environment. When the
+    cluster could not be read, `error` says why and plans for it are Unknown.
+    """
+
+    environment: str
+    services: Mapping[str, LiveService] = field(default_factory=dict)
+    error: str | None = None

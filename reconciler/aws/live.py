@@ -1,0 +1,155 @@
+"""Read what runs in AWS: services, their task definitions, autoscaling targets.
+
+Call budget per environment and cycle: ceil(N/10) DescribeServices (AWS's
+per-call maximum, [bc-ecs] DescribeServicesRequest.services), ceil(M/100)
+ListServices, one DescribeScalableTargets per 50 services, and no
+DescribeTaskDefinition once warm: task definition revisions are immutable,
+so they are cached by ARN.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable, Mapping, TypedDict
+
+from reconciler.aws.clients import AwsClients
+from reconciler.aws.errors import AwsError, translated
+from reconciler.log import get_logger
+from reconciler.model import ENV_TAG, OWNER_TAG, Environment, LiveEnvironment, LiveService
+
+log = get_logger(__name__)
+
+DESCRIBE_SERVICES_MAX = 10
+SCALABLE_TARGETS_MAX = 50
+
+
+class Tag(TypedDict):
+    key: str
+    value: str
+
+
+class TaskDefinitionCache:
+    """Task definitions by ARN. Safe to share between threads and cycles."""
+
+    def __init__(self, max_entries: int = 5000) -> None:
+        self._items: dict[str, tuple[dict[str, Any], tuple[Tag, ...]]] = {}
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]] | None:
+        with self._lock:
+            return self._items.get(arn)
+
+    def put(self, arn: str, td: dict[str, Any], tags: Iterable[Tag]) -> None:
+        with self._lock:
+            if len(self._items) >= self._max:
+                self._items.pop(next(iter(self._items)))
+            self._items[arn] = (td, tuple(tags))
+
+
+def chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class LiveReader:
+    def __init__(self, clients: AwsClients, instance: str, cache: TaskDefinitionCache | None = None) -> None:
+        self.clients = clients
+        self.instance = instance
+        self.cache = cache or TaskDefinitionCache()
+
+    # -- services -------------------------------------------------------------
+    def describe_services(self, env: Environment, names: list[str]) -> dict[str, dict[str, Any]]:
+        """Existing (non-INACTIVE) services by name; missing ones are simply absent."""
+        ecs = self.clients.client("ecs", env)
+        found: dict[str, dict[str, Any]] = {}
+        for batch in chunks(sorted(set(names)), DESCRIBE_SERVICES_MAX):
+            with translated("ecs", "DescribeServices"):
+                resp = ecs.describe_services(cluster=env.cluster, services=batch, include=["TAGS"])
+            for svc in resp.get("services", []):
+                if svc.get("status") != "INACTIVE":
+                    found[svc["serviceName"]] = svc
+        return found
+
+    def list_service_names(self, env: Environment) -> list[str]:
+        ecs = self.clients.client("ecs", env)
+        names: list[str] = []
+        with translated("ecs", "ListServices"):
+            for page in ecs.get_paginator("list_services").paginate(cluster=env.cluster, PaginationConfig={"PageSize": 100}):
+                names.extend(arn.rsplit("/", 1)[-1] for arn in page.get("serviceArns", []))
+        return names
+
+    def autoscaled_services(self, env: Environment, names: list[str]) -> set[str]:
+        """Services with an Application Auto Scaling target on DesiredCount.
+
+        Their desiredCount belongs to the scaler, not to git ([ecs-dg] service-auto-scaling).
+        """
+        if not names:
+            return set()
+        aas = self.clients.client("application-autoscaling", env)
+        found: set[str] = set()
+        ids = [f"service/{env.cluster}/{n}" for n in sorted(set(names))]
+        for batch in chunks(ids, SCALABLE_TARGETS_MAX):
+            try:
+                with translated("application-autoscaling", "DescribeScalableTargets"):
+                    resp = aas.describe_scalable_targets(
+                        ServiceNamespace="ecs", ResourceIds=batch, ScalableDimension="ecs:service:DesiredCount")
+            except AwsError as exc:
+                # Not fatal: without it we compare desiredCount only where git sets it.
+                log.warning("autoscaling_unreadable", environment=env.name, error=str(exc))
+                return found
+            for target in resp.get("ScalableTargets", []):
+                found.add(target["ResourceId"].rsplit("/", 1)[-1])
+        return found
+
+    # -- task definitions -------------------------------------------------------
+    def task_definition(self, env: Environment, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]]:
+        cached = self.cache.get(arn)
+        if cached is not None:
+            return cached
+        ecs = self.clients.client("ecs", env)
+        with translated("ecs", "DescribeTaskDefinition"):
+            resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        td = resp["taskDefinition"]
+        tags = tuple(resp.get("tags", []) or [])
+        self.cache.put(arn, td, tags)
+        return td, tags
+
+    # -- one environment ----------------------------------------------------------
+    def read_environment(self, env: Environment, wanted: Iterable[str], *, list_owned: bool = True) -> LiveEnvironment:
+        """Services git declares plus services tagged as ours for this environment."""
+        try:
+            names = set(wanted)
+            if list_owned:
+                names |= set(self.list_service_names(env))
+            described = self.describe_services(env, sorted(names))
+            wanted_set = set(wanted)
+            relevant = {
+                name: svc for name, svc in described.items()
+                if name in wanted_set or self._is_ours(svc, env.name)
+            }
+            autoscaled = self.autoscaled_services(env, sorted(relevant))
+            services: dict[str, LiveService] = {}
+            for name, svc in relevant.items():
+                td, td_tags = (None, ())
+                if svc.get("taskDefinition"):
+                    td, td_tags = self.task_definition(env, svc["taskDefinition"])
+                services[name] = LiveService(
+                    environment=env.name, name=name, arn=svc["serviceArn"], service=svc,
+                    task_definition=td, task_definition_tags=td_tags, autoscaled=name in autoscaled)
+            return LiveEnvironment(environment=env.name, services=services)
+        except AwsError as exc:
+            log.warning("live_state_unreadable", environment=env.name, error=str(exc))
+            return LiveEnvironment(environment=env.name, error=str(exc))
+
+    def _is_ours(self, svc: Mapping[str, Any], env_name: str) -> bool:
+        tags = {t["key"]: t["value"] for t in svc.get("tags", []) or []}
+        return tags.get(OWNER_TAG) == self.instance and tags.get(ENV_TAG, env_name) == env_name
+
+
+def read_live_state(reader: LiveReader, environments: Mapping[str, Environment],
+                    wanted: Mapping[str, Iterable[str]], *, list_owned: bool = True) -> dict[str, LiveEnvironment]:
+    """Read every environment; one unreadable environment does not hide the others."""
+    return {
+        name: reader.read_environment(env, wanted.get(name, ()), list_owned=list_owned)
+        for name, env in sorted(environments.items())
+    }

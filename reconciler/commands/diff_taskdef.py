@@ -1,0 +1,108 @@
+"""`reconciler diff-taskdef DESIRED LIVE`: compare a task definition file with a describe output.
+
+Users run it by hand (and we use it to prove the normalizer on real data), so
+every failure is one line naming the file and the reason, never a traceback.
+Exit codes: 0 equal, 1 different, 2 error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from reconciler.diff import diff_task_definitions, render_json, render_text
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
+
+
+class InputError(Exception):
+    """A file that cannot be used as a task definition; the message says why."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "diff-taskdef",
+        help="compare a task definition file with a describe-task-definition output",
+        description="Compare a task definition file (RegisterTaskDefinition input or a describe "
+                    "output, JSON or YAML) with `aws ecs describe-task-definition` output. "
+                    "Exit 0 equal, 1 different, 2 error.")
+    parser.add_argument("desired", help="task definition from git (JSON or YAML)")
+    parser.add_argument("live", help="describe-task-definition output (whole response or its taskDefinition)")
+    parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument("--ignore", action="append", default=[], metavar="PATTERN",
+                        help="path pattern to skip, e.g. 'taskDefinition/containerDefinitions/*/image' (repeatable)")
+    parser.set_defaults(func=run)
+
+
+def _parse(path: str, text: str) -> Any:
+    if path.endswith(".json") or text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def load_task_definition(path: str) -> Mapping[str, Any]:
+    """Read a task definition file; raise InputError with a one-line reason."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _PLACEHOLDER.search(line)
+        if match:
+            raise InputError(f"unresolved template placeholder {match.group(0)} at line {number}")
+    data = _parse(path, text)
+    if not isinstance(data, Mapping):
+        raise InputError("not a task definition: expected an object at the top level")
+    body = data.get("taskDefinition", data)
+    if not isinstance(body, Mapping):
+        raise InputError("not a task definition: `taskDefinition` is not an object")
+    containers = body.get("containerDefinitions")
+    if not isinstance(containers, list) or not containers or not all(
+            isinstance(c, Mapping) and c.get("name") for c in containers):
+        raise InputError("not a task definition: `containerDefinitions` must be a non-empty list of named containers")
+    if not isinstance(body.get("family"), str):
+        raise InputError("not a task definition: `family` is missing")
+    return data
+
+
+def _has_tags(document: Mapping[str, Any]) -> bool:
+    body = document.get("taskDefinition")
+    return "tags" in document or (isinstance(body, Mapping) and "tags" in body)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = []
+    for path in (args.desired, args.live):
+        try:
+            loaded.append(load_task_definition(path))
+        except InputError as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+            return 2
+    desired, live = loaded
+    ignore = list(args.ignore)
+    if not _has_tags(live):
+        # Tags come back only with `--include TAGS` ([bc-ecs] DescribeTaskDefinitionRequest.include):
+        # without them AWS's tags are unknown, not empty.
+        print(f"{args.live}: no tags in this describe output (run it with --include TAGS); tags not compared",
+              file=sys.stderr)
+        ignore.append("taskDefinition/tags")
+    drift = diff_task_definitions(desired, live, ignore=ignore)
+    if args.output == "json":
+        print(json.dumps(render_json(drift), indent=2, ensure_ascii=False, default=str))
+    elif drift.in_sync:
+        print("No differences.")
+    else:
+        print(render_text(drift, color=sys.stdout.isatty()))
+    return 0 if drift.in_sync else 1

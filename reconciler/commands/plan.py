@@ -1,0 +1,41 @@
+"""`reconciler plan`: what a sync would do, per service. Read-only."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from reconciler.commands._common import (add_output_arg, add_repo_args, aws_reader, fail, instance_name,
+                                         load_desired, use_color, wanted_services)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="compare git with AWS and show what a sync would change",
+                       description="Exit 0: in sync; 1: changes pending; 2: error (invalid manifest, AWS unreadable, usage).")
+    add_repo_args(p)
+    add_output_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.aws.live import read_live_state
+    from reconciler.log import configure
+    from reconciler.manifests import ManifestError
+    from reconciler.plan import build_plan, render_plan_json, render_plan_text
+
+    configure(level="warning")
+    try:
+        desired = load_desired(args)
+    except ManifestError as exc:
+        return fail(str(exc))
+    if args.env and args.env not in desired.environments:
+        return fail(f"no environment {args.env!r} in {args.repo}")
+    live = read_live_state(aws_reader(), desired.environments, wanted_services(desired),
+                           list_owned=not args.service)
+    plan = build_plan(desired, live, instance_name())
+    if args.output == "json":
+        print(json.dumps(render_plan_json(plan), indent=2, default=str))
+    else:
+        print(render_plan_text(plan, color=use_color()))
+    if plan.has_errors:
+        return 2
+    return 1 if plan.changes_pending else 0

@@ -1,0 +1,123 @@
+"""Canonical form of an ECS service, for comparing git with AWS.
+
+Defaults come from [bc-ecs] (botocore 1.43.11 ECS model, CreateServiceRequest
+docs) and aws-behaviour.md §2; fields we do not know are kept as they are.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from reconciler.diff.canonical import (
+    JSONDict, as_bool, as_int, coerce, keyed, nested, prune, set_default, sorted_set,
+)
+from reconciler.diff.taskdef import canonical_tags
+
+#: [bc-ecs] `Service` members that `CreateServiceRequest` has no field for (computed
+#: by AWS), plus request-only identifiers. `taskDefinition` is compared by diffing the
+#: task definitions themselves (diff_service_spec), never as an ARN.
+SERVER_ONLY = frozenset({
+    "serviceArn", "clusterArn", "status", "runningCount", "pendingCount", "platformFamily",
+    "taskSets", "deployments", "events", "createdAt", "createdBy", "currentServiceDeployment",
+    "currentServiceRevisions", "resourceManagementType", "taskDefinition", "cluster",
+    "serviceName", "clientToken", "ResponseMetadata",
+})
+#: Returned only on the PRIMARY deployment, not at service level (ecspresso's
+#: newServiceFromTypes does the same, ecs-deploy-tools.md §2).
+FROM_PRIMARY_DEPLOYMENT = ("serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations")
+_SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
+
+
+def _is_fargate(svc: Mapping[str, Any]) -> bool:
+    providers = [str(c.get("capacityProvider", "")) for c in svc.get("capacityProviderStrategy") or ()]
+    return svc.get("launchType") == "FARGATE" or any(p.startswith("FARGATE") for p in providers)
+
+
+def _lift_from_primary(svc: JSONDict) -> None:
+    primary = next((d for d in svc.get("deployments") or () if d.get("status") == "PRIMARY"), None)
+    for key in FROM_PRIMARY_DEPLOYMENT:
+        if primary and key not in svc and primary.get(key):
+            svc[key] = primary[key]
+
+
+def _role(svc: JSONDict) -> None:
+    """Request `role` (name or ARN) and describe `roleArn` as one role name; the
+    service-linked role AWS picks by itself is dropped ([bc-ecs] CreateServiceRequest.role)."""
+    role = svc.pop("role", None) or svc.pop("roleArn", None)
+    svc.pop("roleArn", None)
+    if role and _SERVICE_LINKED_ROLE not in str(role):
+        svc["role"] = str(role).rsplit("/", 1)[-1]
+
+
+def _deployment_configuration(dc: Mapping[str, Any] | None, daemon: bool) -> JSONDict:
+    dc = dict(dc or {})
+    coerce(dc, ("maximumPercent", "minimumHealthyPercent", "bakeTimeInMinutes"), as_int)
+    # 200/100, DAEMON 100/0 ([bc-ecs] DeploymentConfiguration; aws-behaviour.md §2).
+    set_default(dc, "maximumPercent", 100 if daemon else 200)
+    set_default(dc, "minimumHealthyPercent", 0 if daemon else 100)
+    breaker = dict(dc.get("deploymentCircuitBreaker") or {})
+    coerce(breaker, ("enable", "rollback"), as_bool)
+    set_default(breaker, "enable", False)
+    set_default(breaker, "rollback", False)
+    dc["deploymentCircuitBreaker"] = breaker
+    alarms = dict(dc.get("alarms") or {})
+    coerce(alarms, ("enable", "rollback"), as_bool)
+    set_default(alarms, "enable", False)
+    set_default(alarms, "rollback", False)
+    alarms["alarmNames"] = sorted_set(alarms.get("alarmNames") or ())
+    dc["alarms"] = alarms
+    # Newer describe outputs materialise these (ecs-deploy-tools.md §2 "Not normalised").
+    set_default(dc, "strategy", "ROLLING")
+    set_default(dc, "bakeTimeInMinutes", 0)
+    return dc
+
+
+def _awsvpc(vpc: JSONDict) -> JSONDict:
+    vpc["subnets"] = sorted_set(vpc.get("subnets") or ())
+    vpc["securityGroups"] = sorted_set(vpc.get("securityGroups") or ())
+    set_default(vpc, "assignPublicIp", "DISABLED")  # [bc-ecs] AwsVpcConfiguration.assignPublicIp
+    return vpc
+
+
+def _network_configuration(nc: JSONDict) -> JSONDict:
+    nested(nc, "awsvpcConfiguration", _awsvpc)
+    return nc
+
+
+def normalize_service(svc: Mapping[str, Any], *, compare_desired_count: bool = True) -> JSONDict:
+    """Canonical form of a CreateService input (desired) or a DescribeServices item (live)."""
+    out: JSONDict = dict(svc)
+    _lift_from_primary(out)
+    for key in SERVER_ONLY:
+        out.pop(key, None)
+    _role(out)
+    # REPLICA by default ([bc-ecs] CreateServiceRequest.schedulingStrategy).
+    set_default(out, "schedulingStrategy", "REPLICA")
+    daemon = out["schedulingStrategy"] == "DAEMON"
+    # DAEMON: AWS computes desiredCount from the instances ([bc-ecs] desiredCount "not required").
+    if not compare_desired_count or daemon:
+        out.pop("desiredCount", None)
+    coerce(out, ("desiredCount", "healthCheckGracePeriodSeconds"), as_int)
+    coerce(out, ("enableECSManagedTags", "enableExecuteCommand"), as_bool)
+    set_default(out, "deploymentController", {"type": "ECS"})
+    set_default(out, "healthCheckGracePeriodSeconds", 0)
+    set_default(out, "enableECSManagedTags", False)
+    set_default(out, "enableExecuteCommand", False)
+    set_default(out, "propagateTags", "NONE")   # "The default is NONE" ([bc-ecs])
+    if _is_fargate(out):
+        set_default(out, "platformVersion", "LATEST")  # "the LATEST platform version is used"
+    out["deploymentConfiguration"] = _deployment_configuration(out.get("deploymentConfiguration"), daemon)
+    nested(out, "networkConfiguration", _network_configuration)
+    # base and weight default to 0 ([bc-ecs] CapacityProviderStrategyItem).
+    out["capacityProviderStrategy"] = keyed(
+        ({"base": 0, "weight": 0, **{k: as_int(v) for k, v in c.items()}}
+         for c in out.get("capacityProviderStrategy") or ()),
+        lambda c: c.get("capacityProvider"))
+    out["loadBalancers"] = keyed(
+        ({**lb, "containerPort": as_int(lb.get("containerPort"))} for lb in out.get("loadBalancers") or ()),
+        lambda lb: f"{lb.get('containerName')}:{as_int(lb.get('containerPort'))}")
+    out["serviceRegistries"] = keyed(out.get("serviceRegistries") or (), lambda r: r.get("registryArn"))
+    out["volumeConfigurations"] = keyed(out.get("volumeConfigurations") or (), lambda v: v.get("name"))
+    out["placementConstraints"] = sorted_set(out.get("placementConstraints") or ())
+    # placementStrategy stays ordered: rules apply in the order given (ecs-dg task-placement-strategies).
+    out["tags"] = canonical_tags(out.get("tags"))
+    return prune(out)

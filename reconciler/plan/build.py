@@ -1,0 +1,84 @@
+"""Plan construction: compare each declared service with what AWS runs."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from reconciler.diff import diff_service_spec
+from reconciler.model import DesiredState, LiveEnvironment, LiveService, ServiceSpec, SyncPolicy
+from reconciler.plan.model import ServicePlan
+
+
+def effective_policy(spec: ServiceSpec | None, env_policy: SyncPolicy) -> SyncPolicy:
+    if spec is not None and spec.gitops.sync_policy is not None:
+        return spec.gitops.sync_policy
+    return env_policy
+
+
+def _plan_declared(spec: ServiceSpec, live: LiveService | None, instance: str, policy: SyncPolicy) -> ServicePlan:
+    base = dict(environment=spec.environment, name=spec.name, spec=spec, live=live, policy=policy)
+    if live is None:
+        return ServicePlan(action="create", reason="not in AWS", **base)
+    if live.owner != instance and not spec.gitops.adopt:
+        owner = f"owned by {live.owner!r}" if live.owner else "not created by this reconciler"
+        return ServicePlan(action="unowned",
+                           reason=f"a service with this name exists, {owner}; set gitops.adopt: true to take it over",
+                           **base)
+    drift = diff_service_spec(spec, live)
+    adopting = live.owner != instance
+    if drift.in_sync and not adopting:
+        return ServicePlan(action="in-sync", drift=drift, **base)
+    reason = "adopt the existing service" if adopting else f"{len(drift.changes)} field(s) differ"
+    return ServicePlan(action="update", drift=drift, reason=reason, adopt=adopting, **base)
+
+
+def _plan_orphans(env_name: str, orphans: list[LiveService], declared_count: int, broken: int,
+                  policy: SyncPolicy) -> list[ServicePlan]:
+    """Owned services that left git. Deleting is the riskiest thing we do, so every guard is here."""
+    plans: list[ServicePlan] = []
+    emptied = declared_count == 0 and broken == 0
+    budget = policy.max_prune_per_sync
+    for live in sorted(orphans, key=lambda s: s.name):
+        base = dict(environment=env_name, name=live.name, live=live, policy=policy)
+        if not policy.prune:
+            plans.append(ServicePlan(action="orphan", reason="removed from git; prune is off", **base))
+        elif emptied:
+            plans.append(ServicePlan(action="orphan", reason="not pruned: git declares no service at all for this "
+                                     "environment (empty or unreadable checkout?)", **base))
+        elif broken:
+            plans.append(ServicePlan(action="orphan", reason="not pruned while manifests of this environment are "
+                                     "invalid", **base))
+        elif budget <= 0:
+            plans.append(ServicePlan(action="orphan", reason=f"not pruned this time: at most "
+                                     f"{policy.max_prune_per_sync} per sync", **base))
+        else:
+            budget -= 1
+            plans.append(ServicePlan(action="prune", reason="owned and removed from git", **base))
+    return plans
+
+
+def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str) -> "Plan":
+    from reconciler.plan.model import Plan
+
+    plans: list[ServicePlan] = []
+    for key in sorted(desired.broken_services):
+        env_name, _, name = key.partition("/")
+        plans.append(ServicePlan(environment=env_name, name=name, action="invalid",
+                                 reason="manifest invalid: see the validation errors"))
+    for env_name in sorted(desired.environments):
+        env = desired.environments[env_name]
+        live_env = live.get(env_name)
+        specs = [s for s in desired.services if s.environment == env_name]
+        broken_here = [k for k in desired.broken_services if k.startswith(env_name + "/")]
+        if live_env is None or live_env.error:
+            why = live_env.error if live_env else "not read"
+            plans.extend(ServicePlan(environment=env_name, name=s.name, action="unknown", spec=s,
+                                     reason=f"live state unreadable: {why}") for s in specs)
+            continue
+        for spec in sorted(specs, key=lambda s: s.name):
+            plans.append(_plan_declared(spec, live_env.services.get(spec.name), instance,
+                                        effective_policy(spec, env.sync_policy)))
+        declared = {s.name for s in specs} | {k.partition("/")[2] for k in broken_here}
+        orphans = [svc for name, svc in live_env.services.items()
+                   if name not in declared and svc.owner == instance]
+        plans.extend(_plan_orphans(env_name, orphans, len(specs), len(broken_here), env.sync_policy))
+    return Plan(services=tuple(plans), issues=desired.issues, commit=desired.commit)
