@@ -1,0 +1,48 @@
+"""Reading one manifest file into data + line map, turning failures into Issues."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reconciler.manifests.issues import FileIssues
+from reconciler.model import Issue
+from reconciler.manifests.yamlsource import ParseFailure, parse_text
+
+
+def read_document(path: Path, display: str) -> tuple[Any, FileIssues]:
+    """Parse `path` (YAML, or JSON by suffix); data is None when unusable.
+
+    The returned sink carries the line map, so later checks can locate paths.
+    """
+    sink = FileIssues(display)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        sink.error((), f"cannot read file: {exc.__class__.__name__}: {exc}")
+        return None, sink
+    try:
+        parsed = parse_text(text, is_json=path.suffix.lower() == ".json")
+    except ParseFailure as failure:
+        sink.issues.append(_at_line(display, failure.line, failure.reason))
+        return None, sink
+    sink.parsed = parsed
+    for dup_path, _line in parsed.duplicates:
+        sink.error(dup_path, "duplicate key (the later value would silently win)")
+    return parsed.data, sink
+
+
+def expect_mapping(data: Any, sink: FileIssues, what: str) -> dict[str, Any] | None:
+    if data is None and not sink.issues:
+        sink.error((), f"file is empty; expected {what}")
+        return None
+    if data is not None and not isinstance(data, dict):
+        sink.error((), f"expected {what} (a mapping), got {type(data).__name__}")
+        return None
+    return data
+
+
+def _at_line(file: str, line: int | None, reason: str) -> Issue:
+    return Issue(file, line, "", reason)
+
+
+__all__ = ["expect_mapping", "read_document"]

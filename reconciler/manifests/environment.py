@@ -1,0 +1,34 @@
+"""environment.yaml: where an environment's services run, and its sync policy defaults."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from reconciler.manifests.issues import FileIssues
+from reconciler.manifests.schema import check_schema
+from reconciler.manifests.service import merge_sync_policy
+from reconciler.model import Environment, SourceLocation, SyncPolicy
+
+_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):")
+ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def read_environment(name: str, data: dict[str, Any], sink: FileIssues) -> Environment | None:
+    """Build the Environment, or None when environment.yaml has errors."""
+    check_schema(data, "environment", sink)
+    role, account = data.get("roleArn"), data.get("accountId")
+    match = _ROLE_ACCOUNT.match(role) if isinstance(role, str) else None
+    if match and isinstance(account, str) and match.group(1) != account:
+        sink.error(("roleArn",), f"roleArn is in account {match.group(1)} but accountId is {account}")
+    if sink.has_errors:
+        return None
+    return Environment(
+        name=name,
+        cluster=data["cluster"],
+        region=data["region"],
+        account_id=account or (match.group(1) if match else None),
+        role_arn=role,
+        external_id=data.get("externalId"),
+        sync_policy=merge_sync_policy(SyncPolicy(), data.get("syncPolicy")),
+        source=SourceLocation(sink.file, 1),
+    )

@@ -1,0 +1,185 @@
+"""service.yaml: CreateService input (AWS camelCase) plus the `gitops:` block."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+from reconciler.manifests.awsmodel import check_shape, member_names, service_server_fields
+from reconciler.manifests.issues import FileIssues
+from reconciler.manifests.paths import diff_path_problem, placeholders
+from reconciler.manifests.schema import check_schema
+from reconciler.manifests.taskdef import as_dict, as_list, container_ports
+from reconciler.model import BlueGreen, GitOpsSettings, SyncPolicy
+
+CREATE = "CreateService"
+DEFAULT_DEPLOYMENT_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
+_DURATION = re.compile(r"^(\d+)(s|m|h)$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
+#: Fields the reconciler sets itself; present in a describe output or by habit.
+_MANAGED = {"taskDefinition": "the reconciler registers the task definition from the taskdef file",
+            "clientToken": "the reconciler generates idempotency tokens itself"}
+_SYNC_FIELDS = {"automated": "automated", "selfHeal": "self_heal", "prune": "prune",
+                "maxPrunePerSync": "max_prune_per_sync"}
+
+
+@dataclass(frozen=True)
+class ServiceDoc:
+    name: str
+    service: dict[str, Any]   # CreateService input minus taskDefinition, cluster, gitops
+    gitops: dict[str, Any]    # the raw gitops block (schema-checked)
+
+    @property
+    def strategy(self) -> str:
+        return str(self.gitops.get("strategy", "rolling"))
+
+    def runs_on_fargate(self) -> bool:
+        providers = as_list(self.service.get("capacityProviderStrategy"))
+        return self.service.get("launchType") == "FARGATE" or any(
+            isinstance(p, dict) and str(p.get("capacityProvider", "")).startswith("FARGATE") for p in providers)
+
+
+def read_service(data: dict[str, Any], sink: FileIssues, *, dir_name: str, cluster: str | None) -> ServiceDoc:
+    """Check service.yaml and split it into CreateService input and gitops settings."""
+    check_schema(data, "service", sink)
+    service = {k: v for k, v in data.items() if k != "gitops"}
+    gitops = data.get("gitops") if isinstance(data.get("gitops"), dict) else {}
+    for field in sorted(set(service) & service_server_fields()):
+        sink.warning((field,), "server-only field set by AWS; ignored")
+        del service[field]
+    for field, why in _MANAGED.items():
+        if field in service:
+            sink.warning((field,), f"ignored: {why}")
+            del service[field]
+    if "cluster" in service:
+        if cluster is not None and service["cluster"] != cluster:
+            sink.error(("cluster",), f"cluster {service['cluster']!r} differs from the environment's "
+                                     f"cluster {cluster!r}; leave it out (environment.yaml sets it)")
+        else:
+            sink.warning(("cluster",), "ignored: the cluster comes from environment.yaml")
+        del service["cluster"]
+    name = service.get("serviceName", dir_name)
+    if name != dir_name:
+        sink.error(("serviceName",), f"serviceName {name!r} must match its directory name {dir_name!r}")
+    service["serviceName"] = dir_name
+    for path, text in placeholders(service):
+        sink.error(path, f"unresolved template placeholder {text!r}; manifests must be plain data")
+    check_shape(service, CREATE, sink)
+    doc = ServiceDoc(dir_name, service, gitops)
+    _check_strategy(doc, sink)
+    _check_ignore_paths(gitops, sink)
+    return doc
+
+
+def _check_strategy(doc: ServiceDoc, sink: FileIssues) -> None:
+    controller = doc.service.get("deploymentController")
+    kind = controller.get("type", "ECS") if isinstance(controller, dict) else "ECS"
+    code_deploy = doc.gitops.get("codeDeploy")
+    if doc.strategy == "blue-green":
+        if kind != "CODE_DEPLOY":
+            where = ("deploymentController", "type") if isinstance(controller, dict) and "type" in controller else ()
+            if controller is not None:
+                sink.error(where, f"strategy blue-green needs deploymentController type CODE_DEPLOY (got {kind!r})")
+            else:  # implied by the strategy; made explicit so the diff sees what AWS will report
+                doc.service["deploymentController"] = {"type": "CODE_DEPLOY"}
+        if not isinstance(code_deploy, dict) or not code_deploy.get("application") or not code_deploy.get("deploymentGroup"):
+            sink.error(("gitops",), "strategy blue-green needs gitops.codeDeploy.application and deploymentGroup")
+        if not doc.service.get("loadBalancers"):
+            sink.error(("loadBalancers",) if "loadBalancers" in doc.service else (),
+                       "strategy blue-green needs loadBalancers (CodeDeploy shifts traffic between target groups)")
+        if isinstance(code_deploy, dict) and ("canary" in code_deploy or "linear" in code_deploy):
+            config = code_deploy.get("deploymentConfig")
+            if not config or str(config).startswith("CodeDeployDefault."):
+                sink.error(("gitops", "codeDeploy", "deploymentConfig"),
+                           "a canary/linear step needs deploymentConfig set to the name of the custom "
+                           "config to create (not a CodeDeployDefault.* name)")
+    else:
+        if kind == "CODE_DEPLOY":
+            sink.error(("deploymentController", "type"),
+                       "deploymentController CODE_DEPLOY needs gitops.strategy: blue-green")
+        elif kind == "EXTERNAL":
+            sink.error(("deploymentController", "type"), "the EXTERNAL deployment controller is not supported")
+        if code_deploy is not None:
+            sink.warning(("gitops", "codeDeploy"), "ignored: strategy is rolling")
+
+
+def _check_ignore_paths(gitops: Mapping[str, Any], sink: FileIssues) -> None:
+    known = {"taskDefinition": member_names("RegisterTaskDefinition"), "service": member_names(CREATE)}
+    paths = gitops.get("ignoreDifferences")
+    for index, path in enumerate(paths if isinstance(paths, list) else []):
+        if isinstance(path, str):
+            problem = diff_path_problem(path, known)
+            if problem:
+                sink.error(("gitops", "ignoreDifferences", index), problem)
+
+
+def check_against_taskdef(doc: ServiceDoc, taskdef: dict[str, Any], network_mode_where: str,
+                          sink: FileIssues) -> None:
+    """Checks that need both files: networking and load balancer targets."""
+    mode = taskdef.get("networkMode")
+    if mode == "awsvpc" and not as_dict(doc.service.get("networkConfiguration")).get("awsvpcConfiguration"):
+        sink.error(("networkConfiguration",) if "networkConfiguration" in doc.service else (),
+                   f"networkMode awsvpc ({network_mode_where}) needs networkConfiguration.awsvpcConfiguration")
+    ports = container_ports(taskdef)
+    for index, lb in enumerate(as_list(doc.service.get("loadBalancers"))):
+        if not isinstance(lb, dict) or not isinstance(lb.get("containerName"), str):
+            continue
+        name = lb["containerName"]
+        if name not in ports:
+            sink.error(("loadBalancers", index, "containerName"),
+                       f"container {name!r} is not in the task definition ({', '.join(sorted(ports)) or 'none'})")
+        elif all(isinstance(p, int) for p in ports[name]) and lb.get("containerPort") not in (None, *ports[name]):
+            sink.error(("loadBalancers", index, "containerPort"),
+                       f"container {name!r} has no portMapping with containerPort {lb['containerPort']}")
+
+
+def merge_sync_policy(base: SyncPolicy, override: Any) -> SyncPolicy:
+    """Environment defaults overridden field by field by a `syncPolicy` mapping."""
+    if not isinstance(override, dict):
+        return base
+    changes = {attr: override[key] for key, attr in _SYNC_FIELDS.items() if key in override}
+    return replace(base, **changes)
+
+
+def build_gitops(doc: ServiceDoc, env_policy: SyncPolicy) -> GitOpsSettings:
+    raw = doc.gitops
+    blue_green = _blue_green(raw.get("codeDeploy"), doc.service) if doc.strategy == "blue-green" else None
+    override = raw.get("syncPolicy")
+    return GitOpsSettings(
+        strategy="blue-green" if doc.strategy == "blue-green" else "rolling",
+        blue_green=blue_green,
+        ignore_differences=tuple(raw.get("ignoreDifferences") or ()),
+        sync_policy=merge_sync_policy(env_policy, override) if isinstance(override, dict) else None,
+        allow_latest=bool(raw.get("allowLatestTag", False)),
+        adopt=bool(raw.get("adopt", False)),
+        wait_timeout_seconds=parse_duration(raw.get("waitTimeout", 1800)),
+    )
+
+
+def _blue_green(raw: Any, service: Mapping[str, Any]) -> BlueGreen:
+    raw = raw or {}
+    lbs = [as_dict(lb) for lb in as_list(service.get("loadBalancers"))] or [{}]
+    custom = None
+    for key, kind in (("canary", "TimeBasedCanary"), ("linear", "TimeBasedLinear")):
+        if isinstance(raw.get(key), dict):
+            custom = {"type": kind, "percentage": raw[key]["percentage"],
+                      "intervalMinutes": raw[key]["intervalMinutes"]}
+    return BlueGreen(
+        application=str(raw["application"]),
+        deployment_group=str(raw["deploymentGroup"]),
+        deployment_config=str(raw.get("deploymentConfig", DEFAULT_DEPLOYMENT_CONFIG)),
+        custom_config=custom,
+        hooks=dict(raw.get("hooks") or {}),
+        container_name=raw.get("containerName", lbs[0].get("containerName")),
+        container_port=raw.get("containerPort", lbs[0].get("containerPort")),
+    )
+
+
+def parse_duration(value: Any) -> int:
+    """1800 / "30m" / "1h" / "90s" -> seconds (the schema already vetted the form)."""
+    if isinstance(value, int):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r}")
+    return int(match.group(1)) * _SECONDS[match.group(2)]

@@ -1,0 +1,148 @@
+"""Task definition files: RegisterTaskDefinition input, or a describe output dropped in.
+
+Accepting `aws ecs describe-task-definition` output unchanged (server-only
+fields dropped with a warning) lets users start from what runs today.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.manifests.awsmodel import check_shape, taskdef_server_fields
+from reconciler.manifests.documents import expect_mapping, read_document
+from reconciler.manifests.fargate import fargate_size_problem
+from reconciler.manifests.images import image_problem
+from reconciler.manifests.issues import FileIssues
+from reconciler.manifests.paths import placeholders
+from reconciler.model import Issue
+
+REGISTER = "RegisterTaskDefinition"
+
+
+@dataclass(frozen=True)
+class TaskDefinitionFile:
+    """A loaded task definition: clean RegisterTaskDefinition input plus what was wrong."""
+
+    data: dict[str, Any] | None
+    issues: tuple[Issue, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None and not any(i.severity == "error" for i in self.issues)
+
+
+def load_task_definition(path: str | Path, *, display: str | None = None) -> TaskDefinitionFile:
+    """Load and check one task definition file (JSON or YAML) on its own.
+
+    Image pinning is a repository policy (it depends on gitops.allowLatestTag) and
+    is not checked here; `reconciler validate` and `load_repository` check it.
+    """
+    path = Path(path)
+    data, sink = read_document(path, display or str(path))
+    taskdef, _ = read_task_definition(data, sink)
+    return TaskDefinitionFile(taskdef, tuple(sorted(sink.issues, key=lambda i: i.line or 0)))
+
+
+def read_task_definition(data: Any, sink: FileIssues, *,
+                         fargate: bool = False) -> tuple[dict[str, Any] | None, FileIssues]:
+    """Unwrap, strip server-only fields and check one parsed task definition.
+
+    Returns the clean input and the sink to use for further checks on it (its
+    paths are prefixed with `taskDefinition` when the file was a describe output).
+    """
+    mapping = expect_mapping(data, sink, "a RegisterTaskDefinition input")
+    if mapping is None:
+        return None, sink
+    taskdef, inner = _unwrap(mapping, sink)
+    for field in sorted(set(taskdef) & taskdef_server_fields()):
+        inner.warning((field,), "server-only field set by AWS; ignored")
+        del taskdef[field]
+    for path, text in placeholders(taskdef):
+        inner.error(path, f"unresolved template placeholder {text!r}; manifests must be plain data")
+    check_shape(taskdef, REGISTER, inner)
+    check_containers(taskdef, inner)
+    compat = taskdef.get("requiresCompatibilities") or []
+    if fargate or (isinstance(compat, list) and "FARGATE" in compat):
+        check_fargate(taskdef, inner)
+    return taskdef, inner
+
+
+def _unwrap(mapping: dict[str, Any], sink: FileIssues) -> tuple[dict[str, Any], FileIssues]:
+    """`{"taskDefinition": {...}, "tags": [...]}` (describe output) -> the inner input, tags merged."""
+    inner = mapping.get("taskDefinition")
+    if not isinstance(inner, dict):
+        return dict(mapping), sink
+    taskdef = dict(inner)
+    child = sink.child(("taskDefinition",))
+    for key in sorted(set(mapping) - {"taskDefinition", "tags", "ResponseMetadata"}):
+        sink.error((key,), f"unknown field {key!r} beside taskDefinition in a describe output")
+    if mapping.get("tags") and not taskdef.get("tags"):
+        taskdef["tags"] = mapping["tags"]
+    return taskdef, child
+
+
+def check_containers(taskdef: dict[str, Any], sink: FileIssues) -> None:
+    containers = taskdef.get("containerDefinitions")
+    if not isinstance(containers, list):
+        return
+    if not containers:
+        sink.error(("containerDefinitions",), "a task definition needs at least one container")
+        return
+    seen: dict[str, int] = {}
+    any_essential = False
+    for index, container in enumerate(containers):
+        if not isinstance(container, dict):
+            continue
+        name = container.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                sink.error(("containerDefinitions", index, "name"),
+                           f"duplicate container name {name!r} (also containerDefinitions[{seen[name]}])")
+            seen.setdefault(name, index)
+        if container.get("essential", True) is not False:  # AWS default: essential true
+            any_essential = True
+    if not any_essential:
+        sink.error(("containerDefinitions",), "at least one container must be essential (essential defaults to true)")
+
+
+def check_fargate(taskdef: dict[str, Any], sink: FileIssues) -> None:
+    """Fargate runs only awsvpc tasks of a listed cpu/memory size."""
+    mode = taskdef.get("networkMode")
+    if mode != "awsvpc":
+        where = ("networkMode",) if "networkMode" in taskdef else ()
+        sink.error(where, f"Fargate requires networkMode 'awsvpc' (got {mode!r})")
+    problem = fargate_size_problem(taskdef.get("cpu"), taskdef.get("memory"))
+    if problem:
+        where = ("cpu",) if "cpu" in taskdef else ()
+        sink.error(where, problem)
+
+
+def check_images(taskdef: dict[str, Any], sink: FileIssues, *, allow_latest: bool) -> None:
+    for index, container in enumerate(as_list(taskdef.get("containerDefinitions"))):
+        image = as_dict(container).get("image")
+        if isinstance(image, str) and "{{" not in image:
+            problem = image_problem(image, allow_latest=allow_latest)
+            if problem:
+                sink.error(("containerDefinitions", index, "image"), problem)
+
+
+def container_ports(taskdef: dict[str, Any]) -> dict[str, set[int]]:
+    """Container name -> its containerPorts (for load balancer cross-checks)."""
+    result: dict[str, set[int]] = {}
+    for container in as_list(taskdef.get("containerDefinitions")):
+        if isinstance(container, dict) and isinstance(container.get("name"), str):
+            result[container["name"]] = {
+                pm.get("containerPort") for pm in as_list(container.get("portMappings")) if isinstance(pm, dict)
+                and isinstance(pm.get("containerPort"), (int, str))}
+    return result
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` if it is a list, else [] (shape errors are reported by botocore, not here)."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a mapping, else {} (shape errors are reported by botocore, not here)."""
+    return value if isinstance(value, dict) else {}
