@@ -76,6 +76,8 @@ class ReportEvent:
     @property
     def dedup_key(self) -> str:
         """Stable identity of the reported state: no time, no duration."""
+        if self.extra.get("dedup_key"):
+            return str(self.extra["dedup_key"])
         svc = ",".join(sorted(f"{s.environment}/{s.service}" for s in self.services))
         detail = ""
         if self.kind == "drift_detected":
@@ -84,6 +86,9 @@ class ReportEvent:
             detail = "|".join(sorted(self.issues))
         elif self.kind in ("reconciler_degraded", "reconciler_recovered"):
             detail = self.reason
+        elif self.kind.startswith("sync_"):
+            # A self-heal re-sync of an already reported commit is a new deployment: report it.
+            detail = "|".join(sorted(s.deployment_id or "" for s in self.services))
         sha = self.commit.sha if self.commit else ""
         return f"{self.kind}:{self.environment or ''}:{svc}:{sha}:{detail}"
 

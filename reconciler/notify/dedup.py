@@ -1,0 +1,72 @@
+"""Edge-triggered noise control: one message per state change, never per interval.
+
+Keys are `ReportEvent.dedup_key` (no timestamps or durations). When a state
+ends, its key is forgotten so the next occurrence is reported again: a drift
+resolving forgets that service's drift keys, a recovery forgets the
+degradation. The store is a Protocol; the daemon persists it in DynamoDB so a
+restart does not re-send everything.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from reconciler.events import ReportEvent
+
+
+class DedupStore(Protocol):
+    def seen(self, key: str) -> bool: ...
+
+    def remember(self, key: str) -> None: ...
+
+    def forget(self, prefix: str) -> None:
+        """Forget every key starting with `prefix`."""
+        ...
+
+
+class InMemoryDedupStore:
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def seen(self, key: str) -> bool:
+        with self._lock:
+            return key in self._keys
+
+    def remember(self, key: str) -> None:
+        with self._lock:
+            self._keys.add(key)
+
+    def forget(self, prefix: str) -> None:
+        with self._lock:
+            self._keys = {k for k in self._keys if not k.startswith(prefix)}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._keys)
+
+
+def event_key(event: ReportEvent) -> str:
+    """The dedup key; `extra["dedup_key"]` overrides it (e.g. a self-heal re-sync of the same commit)."""
+    override = event.extra.get("dedup_key")
+    return str(override) if override else event.dedup_key
+
+
+def _service_prefixes(event: ReportEvent, kinds: tuple[str, ...]) -> list[str]:
+    # Matches the layout of ReportEvent.dedup_key: kind:env:svc-list:sha:detail.
+    env = event.environment or ""
+    return [f"{kind}:{env}:{s.environment}/{s.service}:" for s in event.services for kind in kinds]
+
+
+def superseded(event: ReportEvent) -> list[str]:
+    """Prefixes of keys that this event ends, to forget before remembering it."""
+    env = event.environment or ""
+    if event.kind in ("drift_detected", "drift_resolved"):
+        # A new drift replaces the previous one (A → B → A reports all three), and a
+        # resolution re-arms drift reporting for the service.
+        return _service_prefixes(event, ("drift_detected", "drift_resolved"))
+    if event.kind in ("reconciler_degraded", "reconciler_recovered"):
+        other = "reconciler_recovered" if event.kind == "reconciler_degraded" else "reconciler_degraded"
+        own = [f"{event.kind}:{env}:"] if event.kind == "reconciler_recovered" else []
+        return [f"{other}:{env}:"] + own
+    return []
