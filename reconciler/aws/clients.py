@@ -107,6 +107,18 @@ class AwsClients:
                 self._clients[key] = client
             return client
 
+    def account_id(self, env: Environment | None = None) -> str:
+        """The account the credentials for `env` act in (cached: it never changes for a session)."""
+        from reconciler.aws.errors import translated
+
+        key = ("account", env.role_arn if env else None, env.external_id if env else None)
+        cached = self._clients.get(key)
+        if cached is None:
+            with translated("sts", "GetCallerIdentity"):
+                cached = self.client("sts", env).get_caller_identity()["Account"]
+            self._clients[key] = cached
+        return str(cached)
+
     def _count(self, request: Any = None, **kwargs: Any) -> None:
         # The before-send event fires once per HTTP attempt, retries included.
         event_name: str = kwargs.get("event_name", "")

@@ -46,6 +46,16 @@ class TaskDefinitionCache:
             self._items[arn] = (td, tuple(tags))
 
 
+def check_account(clients: AwsClients, env: Environment) -> None:
+    """Refuse to read or touch an environment whose credentials reach another account."""
+    if env.account_id:
+        actual = clients.account_id(env)
+        if actual != env.account_id:
+            raise AwsError(f"credentials act in account {actual}, but environment {env.name} declares "
+                           f"accountId {env.account_id}: refusing to touch it", service="sts",
+                           action="GetCallerIdentity", code="AccountMismatch")
+
+
 def chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -118,6 +128,7 @@ class LiveReader:
     def read_environment(self, env: Environment, wanted: Iterable[str], *, list_owned: bool = True) -> LiveEnvironment:
         """Services git declares plus services tagged as ours for this environment."""
         try:
+            check_account(self.clients, env)
             names = set(wanted)
             if list_owned:
                 names |= set(self.list_service_names(env))

@@ -58,8 +58,7 @@ def test_unowned_same_named_service_is_reported_not_planned(sandbox, repo):
     shutil.copytree(web, legacy)
     for f in legacy.iterdir():
         text = f.read_text().replace("serviceName: web", "serviceName: legacy-worker")
-        text = text.replace('"family": "web"', '"family": "legacy-worker"')
-        text = text.replace("family: web", "family: legacy-worker")
+        text = text.replace('"family": "web-staging"', '"family": "legacy-worker"')
         f.write_text(text)
     result = run_cli(sandbox, "plan", "--repo", str(repo), "--env", "staging", "--output", "json")
     services = by_key(json.loads(result.stdout))

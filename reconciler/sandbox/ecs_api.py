@@ -1,0 +1,343 @@
+"""ECS actions answered by the fidelity layer (botocore ecs service model shapes).
+
+Defaults and limits cite reference aws-behaviour.md §1-§3: DescribeServices
+defaults (developer guide service_definition_parameters; botocore
+`DeploymentConfiguration`), the 10-services limit and MISSING failures
+(botocore `DescribeServicesRequest.services`), the CODE_DEPLOY UpdateService
+refusal text (as AWS answers it, fabfuel/ecs-deploy#120).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from reconciler.sandbox.ecs_engine import SimDeployment, SimService, SimTask, SimTaskSet, TaskGroup
+from reconciler.sandbox.state import SandboxState
+from reconciler.sandbox.taskdefs import aws_task_definition, convert_cpu, convert_memory
+from reconciler.sandbox.wsgi import ECS_PREFIX, AwsError, Handler, MotoCall
+from reconciler.sandbox import moto_compat
+
+DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+CODE_DEPLOY_TASKDEF_REFUSAL = (
+    "Unable to update task definition on services with a CODE_DEPLOY deployment controller. "
+    "Use AWS CodeDeploy to trigger a new deployment."
+)
+# UpdateService parameters that need a new deployment (deployment-type-ecs).
+_REDEPLOY_KEYS = ("networkConfiguration", "loadBalancers", "platformVersion", "capacityProviderStrategy",
+                  "placementConstraints", "placementStrategy", "serviceRegistries")
+# Attributes echoed in DescribeServices as sent.
+_ATTRIBUTES = ("loadBalancers", "serviceRegistries", "launchType", "capacityProviderStrategy", "platformVersion",
+               "networkConfiguration", "placementConstraints", "placementStrategy", "healthCheckGracePeriodSeconds",
+               "schedulingStrategy", "enableECSManagedTags", "propagateTags", "enableExecuteCommand",
+               "serviceConnectConfiguration", "volumeConfigurations", "availabilityZoneRebalancing")
+
+
+def cluster_name(ref: str | None) -> str:
+    return (ref or "default").split("/")[-1]
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in (over or {}).items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
+    return out
+
+
+def containers_of(td: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(c["name"], c.get("image", "")) for c in td.get("containerDefinitions", [])]
+
+
+def _taskdef(state: SandboxState, ref: str) -> dict[str, Any]:
+    td = state.find_taskdef(ref)
+    if td is None:
+        raise AwsError("ClientException", "Unable to describe task definition.")
+    return td
+
+
+# ----- task definitions -----------------------------------------------------
+def register_task_definition(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    request = dict(body)
+    request["cpu"], request["memory"] = convert_cpu(body.get("cpu")), convert_memory(body.get("memory"))
+    request = {k: v for k, v in request.items() if v is not None}
+    created = moto.checked(request)["taskDefinition"]
+    td = aws_task_definition(body, arn=created["taskDefinitionArn"], revision=created["revision"],
+                             registered_at=state.clock.now(), registered_by=state.principal)
+    state.taskdefs[td["taskDefinitionArn"]] = td
+    out: dict[str, Any] = {"taskDefinition": td}
+    if body.get("tags"):
+        out["tags"] = body["tags"]
+    return out
+
+
+def describe_task_definition(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    td = _taskdef(state, body.get("taskDefinition", ""))
+    out: dict[str, Any] = {"taskDefinition": td}
+    if "TAGS" in (body.get("include") or []):
+        out["tags"] = moto_compat.ecs_backend(state.account, state.region).list_tags_for_resource(td["taskDefinitionArn"])
+    return out
+
+
+def deregister_task_definition(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    td = _taskdef(state, body.get("taskDefinition", ""))
+    moto.checked({"taskDefinition": td["taskDefinitionArn"]})
+    td["status"] = "INACTIVE"
+    td["deregisteredAt"] = state.clock.now()
+    return {"taskDefinition": td}
+
+
+# ----- services -------------------------------------------------------------
+def create_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    td = _taskdef(state, body.get("taskDefinition", ""))
+    forwarded = copy.deepcopy(body)
+    forwarded["taskDefinition"] = td["taskDefinitionArn"]
+    vpc = (forwarded.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+    if vpc is not None:
+        vpc.setdefault("securityGroups", [])  # moto 5.2.1 answers 500 without it; AWS accepts it
+    created = moto.checked(forwarded)["service"]
+    controller = (body.get("deploymentController") or {}).get("type", "ECS")
+    attributes = {k: copy.deepcopy(body[k]) for k in _ATTRIBUTES if k in body}
+    svc = state.ecs.create_service(
+        arn=created["serviceArn"], name=body["serviceName"], cluster_arn=created["clusterArn"],
+        cluster_name=cluster_name(body.get("cluster")), task_definition=td["taskDefinitionArn"],
+        containers=containers_of(td), desired_count=int(body.get("desiredCount", 0)), controller=controller,
+        deployment_configuration=_merge(DEFAULT_DEPLOYMENT_CONFIGURATION, body.get("deploymentConfiguration") or {}),
+        attributes=attributes, created_by=state.principal, cpu=td.get("cpu"), memory=td.get("memory"),
+    )
+    out = render_service(state, svc)
+    if body.get("tags"):
+        out["tags"] = body["tags"]
+    return {"service": out}
+
+
+def _service(state: SandboxState, body: dict[str, Any]) -> SimService:
+    svc = state.ecs.find_service(cluster_name(body.get("cluster")), body.get("service", ""))
+    if svc is None:
+        raise AwsError("ServiceNotFoundException", "Service not found.")
+    return svc
+
+
+def update_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    svc = _service(state, body)
+    with state.ecs.lock:
+        td = _taskdef(state, body["taskDefinition"]) if body.get("taskDefinition") else None
+        if svc.controller == "CODE_DEPLOY" and td and td["taskDefinitionArn"] != svc.task_definition:
+            raise AwsError("InvalidParameterException", CODE_DEPLOY_TASKDEF_REFUSAL)
+        if "deploymentConfiguration" in body:
+            svc.deployment_configuration = _merge(svc.deployment_configuration, body["deploymentConfiguration"])
+        redeploy = bool(body.get("forceNewDeployment")) or any(
+            k in body and body[k] != svc.attributes.get(k) for k in _REDEPLOY_KEYS)
+        for key in _ATTRIBUTES:
+            if key in body:
+                svc.attributes[key] = copy.deepcopy(body[key])
+        if "desiredCount" in body:
+            state.ecs.set_desired_count(svc, int(body["desiredCount"]))
+        if td and td["taskDefinitionArn"] != svc.task_definition:
+            redeploy = True
+            svc.cpu, svc.memory = td.get("cpu"), td.get("memory")
+        if redeploy and svc.controller == "ECS":
+            target = td or state.taskdefs.get(svc.task_definition) or {}
+            state.ecs.start_deployment(svc, target.get("taskDefinitionArn", svc.task_definition),
+                                       containers_of(target) if target else svc.containers)
+    return {"service": render_service(state, svc)}
+
+
+def describe_services(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    names = body.get("services") or []
+    if len(names) > 10:
+        raise AwsError("InvalidParameterException", "services can have at most 10 items")
+    cluster = cluster_name(body.get("cluster"))
+    services, failures = [], []
+    for name in names:
+        # Deleted services stay describable as INACTIVE (ECS API DescribeServices).
+        svc = state.ecs.find_service(cluster, name, include_inactive=True)
+        if svc is None:
+            arn = name if name.startswith("arn:") else f"arn:aws:ecs:{state.region}:{state.account}:service/{cluster}/{name}"
+            failures.append({"arn": arn, "reason": "MISSING"})
+            continue
+        out = render_service(state, svc)
+        if "TAGS" in (body.get("include") or []):
+            out["tags"] = moto_compat.ecs_backend(state.account, state.region).list_tags_for_resource(svc.arn)
+        services.append(out)
+    return {"services": services, "failures": failures}
+
+
+def list_services(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    cluster = cluster_name(body.get("cluster"))
+    arns = [svc.arn for svc in state.ecs.services.values()
+            if svc.cluster_name == cluster and svc.status == "ACTIVE"
+            and (not body.get("launchType") or svc.attributes.get("launchType") == body["launchType"])
+            and (not body.get("schedulingStrategy")
+                 or svc.attributes.get("schedulingStrategy", "REPLICA") == body["schedulingStrategy"])]
+    return {"serviceArns": arns}
+
+
+def delete_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    svc = _service(state, body)
+    # moto never sees our desiredCount updates: decide its scale-down check from ours.
+    moto.checked({**body, "force": bool(body.get("force")) or svc.desired_count == 0})
+    with state.ecs.lock:
+        out = render_service(state, svc)
+        for group in [*svc.deployments, *svc.task_sets]:
+            state.ecs._stop_tasks(svc, group, list(group.tasks), state.clock.now(),
+                                  "Service deleted", "ServiceSchedulerInitiated")
+        svc.status = "INACTIVE"
+        svc.next_step_at = None
+        out["status"] = "DRAINING"
+    return {"service": out}
+
+
+def _deployment(dep: SimDeployment) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": dep.id, "status": dep.status, "taskDefinition": dep.task_definition,
+        "desiredCount": dep.desired_count, "pendingCount": dep.pending, "runningCount": dep.running,
+        "failedTasks": dep.failed_tasks, "createdAt": dep.created_at, "updatedAt": dep.updated_at,
+        "rolloutState": dep.rollout_state, "rolloutStateReason": dep.rollout_state_reason,
+    }
+    return _placement_fields(out, dep)
+
+
+def _placement_fields(out: dict[str, Any], group: TaskGroup) -> dict[str, Any]:
+    """launchType, platform and network of a deployment or task set, only when set."""
+    if group.launch_type:
+        out["launchType"] = group.launch_type
+    if group.platform_version:
+        out["platformVersion"], out["platformFamily"] = group.platform_version, "Linux"
+    if group.network_configuration:
+        out["networkConfiguration"] = group.network_configuration
+    return out
+
+
+def render_task_set(state: SandboxState, svc: SimService, ts: SimTaskSet) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": ts.id, "taskSetArn": ts.arn, "serviceArn": svc.arn, "clusterArn": svc.cluster_arn,
+        "status": ts.status, "taskDefinition": ts.task_definition,
+        "computedDesiredCount": state.ecs.computed_desired(svc, ts),
+        "pendingCount": ts.pending, "runningCount": ts.running,
+        "createdAt": ts.created_at, "updatedAt": ts.updated_at,
+        "loadBalancers": ts.load_balancers, "serviceRegistries": [],
+        "scale": {"value": ts.scale, "unit": "PERCENT"},
+        "stabilityStatus": ts.stability_status, "stabilityStatusAt": ts.stability_status_at, "tags": [],
+    }
+    if ts.started_by:
+        out["startedBy"] = ts.started_by
+    if ts.external_id:
+        out["externalId"] = ts.external_id
+    return _placement_fields(out, ts)
+
+
+def render_service(state: SandboxState, svc: SimService) -> dict[str, Any]:
+    attrs = svc.attributes
+    groups = svc.deployments or svc.task_sets
+    out: dict[str, Any] = {
+        "serviceArn": svc.arn, "serviceName": svc.name, "clusterArn": svc.cluster_arn,
+        "loadBalancers": attrs.get("loadBalancers", []), "serviceRegistries": attrs.get("serviceRegistries", []),
+        "status": svc.status, "desiredCount": svc.desired_count,
+        "runningCount": sum(g.running for g in groups), "pendingCount": sum(g.pending for g in groups),
+        "taskDefinition": svc.task_definition,
+        "deploymentConfiguration": svc.deployment_configuration,
+        "deployments": [_deployment(d) for d in svc.deployments],
+        "roleArn": f"arn:aws:iam::{state.account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
+        "events": list(svc.events),
+        "createdAt": svc.created_at,
+        "placementConstraints": attrs.get("placementConstraints", []),
+        "placementStrategy": attrs.get("placementStrategy", []),
+        "healthCheckGracePeriodSeconds": attrs.get("healthCheckGracePeriodSeconds", 0),
+        "schedulingStrategy": attrs.get("schedulingStrategy", "REPLICA"),
+        "deploymentController": {"type": svc.controller},
+        "createdBy": svc.created_by,
+        "enableECSManagedTags": attrs.get("enableECSManagedTags", False),
+        "propagateTags": attrs.get("propagateTags", "NONE"),
+        "enableExecuteCommand": attrs.get("enableExecuteCommand", False),
+    }
+    for key in ("launchType", "capacityProviderStrategy", "networkConfiguration",
+                "serviceConnectConfiguration", "volumeConfigurations", "availabilityZoneRebalancing"):
+        if key in attrs:
+            out[key] = attrs[key]
+    if attrs.get("launchType") == "FARGATE":
+        out["platformVersion"] = attrs.get("platformVersion", "LATEST")
+        out["platformFamily"] = "Linux"
+    if svc.controller != "ECS":
+        out["taskSets"] = [render_task_set(state, svc, ts) for ts in svc.task_sets]
+    return out
+
+
+# ----- tasks and task sets --------------------------------------------------
+def render_task(task: SimTask) -> dict[str, Any]:
+    containers = []
+    for name, image in task.containers:
+        container: dict[str, Any] = {
+            "containerArn": f"{task.arn.replace(':task/', ':container/')}/{name}", "taskArn": task.arn,
+            "name": name, "image": image, "lastStatus": task.last_status, "networkInterfaces": [],
+        }
+        if task.container_reason:
+            container["reason"] = task.container_reason
+        containers.append(container)
+    out: dict[str, Any] = {
+        "taskArn": task.arn, "clusterArn": task.cluster_arn, "taskDefinitionArn": task.task_definition,
+        "containers": containers, "lastStatus": task.last_status, "desiredStatus": task.desired_status,
+        "group": task.group, "startedBy": task.started_by, "createdAt": task.created_at,
+        "availabilityZone": "eu-west-1a", "attachments": [], "tags": [], "version": 1,
+    }
+    optional = {"launchType": task.launch_type, "cpu": task.cpu, "memory": task.memory,
+                "startedAt": task.started_at, "stoppedAt": task.stopped_at, "stoppingAt": task.stopped_at,
+                "stoppedReason": task.stopped_reason, "stopCode": task.stop_code}
+    out.update({k: v for k, v in optional.items() if v is not None})
+    return out
+
+
+def list_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    cluster = cluster_name(body.get("cluster"))
+    desired = body.get("desiredStatus", "RUNNING")
+    family = body.get("family")
+    arns = []
+    for task, svc in state.ecs.tasks():
+        if svc is None or svc.cluster_name != cluster or task.desired_status != desired:
+            continue
+        if body.get("serviceName") and body["serviceName"] not in (svc.name, svc.arn):
+            continue
+        if body.get("startedBy") and task.started_by != body["startedBy"]:
+            continue
+        if family and task.task_definition.split("/")[-1].split(":")[0] != family:
+            continue
+        arns.append(task.arn)
+    return {"taskArns": arns}
+
+
+def describe_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    index = {t.arn: t for t, _ in state.ecs.tasks()}
+    index.update({t.id: t for t, _ in state.ecs.tasks()})
+    tasks, failures = [], []
+    for ref in body.get("tasks") or []:
+        task = index.get(ref)
+        if task is None:
+            failures.append({"arn": ref, "reason": "MISSING"})
+        else:
+            tasks.append(render_task(task))
+    return {"tasks": tasks, "failures": failures}
+
+
+def describe_task_sets(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    svc = _service(state, body)
+    wanted = body.get("taskSets")
+    sets = [render_task_set(state, svc, ts) for ts in svc.task_sets
+            if not wanted or ts.id in wanted or ts.arn in wanted]
+    return {"taskSets": sets, "failures": []}
+
+
+HANDLERS: dict[str, Handler] = {
+    f"{ECS_PREFIX}.RegisterTaskDefinition": register_task_definition,
+    f"{ECS_PREFIX}.DescribeTaskDefinition": describe_task_definition,
+    f"{ECS_PREFIX}.DeregisterTaskDefinition": deregister_task_definition,
+    f"{ECS_PREFIX}.CreateService": create_service,
+    f"{ECS_PREFIX}.UpdateService": update_service,
+    f"{ECS_PREFIX}.DescribeServices": describe_services,
+    f"{ECS_PREFIX}.DeleteService": delete_service,
+    f"{ECS_PREFIX}.ListServices": list_services,
+    f"{ECS_PREFIX}.ListTasks": list_tasks,
+    f"{ECS_PREFIX}.DescribeTasks": describe_tasks,
+    f"{ECS_PREFIX}.DescribeTaskSets": describe_task_sets,
+}

@@ -1,0 +1,50 @@
+"""Fault injection state shared by the Python API and the admin HTTP endpoint."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    """What to break next. All methods are thread-safe (the server is threaded)."""
+
+    throttles: dict[str, int] = field(default_factory=dict)
+    latencies: dict[str, float] = field(default_factory=dict)
+    failing_images: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def throttle(self, action: str, times: int) -> None:
+        with self._lock:
+            self.throttles[action] = self.throttles.get(action, 0) + int(times)
+
+    def add_latency(self, action: str, seconds: float) -> None:
+        with self._lock:
+            self.latencies[action] = float(seconds)
+
+    def fail_image(self, image: str) -> None:
+        with self._lock:
+            self.failing_images.add(image)
+
+    def take_throttle(self, action: str) -> bool:
+        """True if this call of `action` must be throttled (consumes one)."""
+        with self._lock:
+            left = self.throttles.get(action, 0)
+            if left <= 0:
+                return False
+            self.throttles[action] = left - 1
+            return True
+
+    def latency(self, action: str) -> float:
+        with self._lock:
+            return self.latencies.get(action, 0.0)
+
+    def image_fails(self, image: str) -> bool:
+        with self._lock:
+            return image in self.failing_images
+
+    def reset(self) -> None:
+        with self._lock:
+            self.throttles.clear()
+            self.latencies.clear()
+            self.failing_images.clear()

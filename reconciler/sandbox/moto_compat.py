@@ -1,0 +1,123 @@
+"""The moto internals the sandbox relies on, checked loudly at start-up.
+
+The fidelity layer reads and writes moto's in-process backends, so it only works
+with the moto version it was written against (pyproject pins moto==5.2.1).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+from typing import Any, Iterator
+
+EXPECTED_MOTO = "5.2.1"
+
+#: (module, attribute path) pairs the sandbox touches.
+REQUIRED: tuple[tuple[str, str], ...] = (
+    ("moto.ecs.models", "ecs_backends"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.register_task_definition"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.deregister_task_definition"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.create_service"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.delete_service"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.list_tags_for_resource"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.describe_task_definition"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend._get_cluster"),
+    ("moto.ecr.models", "ecr_backends"),
+    ("moto.ecr.models", "Image.image_tags"),
+    ("moto.elbv2.models", "elbv2_backends"),
+    ("moto.codedeploy.models", "codedeploy_backends"),
+    ("moto.codedeploy.models", "CodeDeployBackend.get_deployment_group"),
+    ("moto.ec2.models.subnets", "random_subnet_id"),
+    ("moto.ec2.models.security_groups", "random_security_group_id"),
+    ("moto.moto_api._internal.models", "moto_api_backend"),
+    ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication"),
+    ("moto.moto_server.werkzeug_app", "create_backend_app"),
+)
+
+
+class MotoIncompatible(RuntimeError):
+    """moto changed under the fidelity layer: fix the layer before trusting the sandbox."""
+
+
+def check_moto() -> None:
+    import moto
+
+    if moto.__version__ != EXPECTED_MOTO:
+        raise MotoIncompatible(f"sandbox needs moto=={EXPECTED_MOTO}, found {moto.__version__}")
+    for module_name, path in REQUIRED:
+        obj: Any = importlib.import_module(module_name)
+        for part in path.split("."):
+            if part == "image_tags":
+                # instance attribute: check it is set in Image.__init__
+                import inspect
+
+                if "self.image_tags" not in inspect.getsource(obj):
+                    raise MotoIncompatible(f"{module_name}.{path} is gone")
+                break
+            if not hasattr(obj, part):
+                raise MotoIncompatible(f"{module_name}.{path} is gone (moto internals changed)")
+            obj = getattr(obj, part)
+
+
+def ecs_backend(account: str, region: str) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    return ecs_backends[account][region]
+
+
+def ecr_backend(account: str, region: str) -> Any:
+    from moto.ecr.models import ecr_backends
+
+    return ecr_backends[account][region]
+
+
+def elbv2_backend(account: str, region: str) -> Any:
+    from moto.elbv2.models import elbv2_backends
+
+    return elbv2_backends[account][region]
+
+
+def codedeploy_backend(account: str, region: str) -> Any:
+    from moto.codedeploy.models import codedeploy_backends
+
+    return codedeploy_backends[account][region]
+
+
+def reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def moto_wsgi_app() -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+@contextlib.contextmanager
+def exact_ec2_ids(subnets: list[str], security_groups: list[str]) -> Iterator[None]:
+    """Make the next created subnets / security groups get these exact IDs (for the seed)."""
+    import moto.ec2.models.security_groups as sg_mod
+    import moto.ec2.models.subnets as subnet_mod
+
+    subnet_queue, sg_queue = list(subnets), list(security_groups)
+    orig_subnet, orig_sg = subnet_mod.random_subnet_id, sg_mod.random_security_group_id
+    subnet_mod.random_subnet_id = lambda: subnet_queue.pop(0) if subnet_queue else orig_subnet()
+    sg_mod.random_security_group_id = lambda: sg_queue.pop(0) if sg_queue else orig_sg()
+    try:
+        yield
+    finally:
+        subnet_mod.random_subnet_id, sg_mod.random_security_group_id = orig_subnet, orig_sg
+
+
+def rekey_target_group(account: str, region: str, old_arn: str, new_arn: str) -> None:
+    """Give a moto target group the exact ARN the manifests use (moto randomises the suffix)."""
+    backend = elbv2_backend(account, region)
+    tg = backend.target_groups.pop(old_arn)
+    tg.arn = new_arn
+    backend.target_groups[new_arn] = tg
+
+
+def image_tag_exists(account: str, region: str, repository: str, tag: str) -> bool:
+    repo = ecr_backend(account, region).repositories.get(repository)
+    return bool(repo) and any(tag in image.image_tags for image in repo.images)

@@ -1,0 +1,104 @@
+"""Seed files: the AWS world a sandbox starts with, applied through the API itself.
+
+Format (YAML, every section optional)::
+
+    region: eu-west-1                 # informational; the sandbox is eu-west-1
+    vpcs:
+      - cidr: 10.0.0.0/16
+        subnets:                      # exact IDs are honoured
+          - {id: subnet-0a1b2c3d4e5f60001, cidr: 10.0.1.0/24, availabilityZone: eu-west-1a}
+        securityGroups:
+          - {id: sg-0a1b2c3d4e5f60001, name: example, description: example}
+    clusters: [staging, production]
+    ecr:                              # repository -> image tags that exist (put_image)
+      web: ["1.4.1", "1.4.2"]
+    targetGroups:                     # exact ARNs are honoured (moto's are random)
+      - {arn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-staging/0000000000000001",
+         port: 8080, protocol: HTTP, targetType: ip}
+    deploymentConfigs:                # CodeDeploy CreateDeploymentConfig (computePlatform ECS)
+      - {name: my-canary, trafficRoutingConfig: {...}}
+    services:                         # existing services, created before the groups
+      - cluster: production
+        taskDefinition: {...}         # a RegisterTaskDefinition request
+        service: {...}                # a CreateService request without cluster/taskDefinition
+    codedeploy:
+      - application: api              # CreateApplication(computePlatform=ECS)
+        deploymentGroups:
+          - {...}                     # CreateDeploymentGroup request without applicationName
+
+The target group name is the ARN's name part; moto needs a VPC, so target groups
+go into the first seeded VPC.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.sandbox import moto_compat
+from reconciler.sandbox.ecs_engine import STEP_SECONDS
+from reconciler.sandbox.state import SandboxState
+
+
+def load_seed(source: str | Path | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(source, dict):
+        return source
+    return yaml.safe_load(Path(source).read_text()) or {}
+
+
+def _put_images(ecr: Any, repository: str, tags: list[str]) -> None:
+    ecr.create_repository(repositoryName=repository)
+    for tag in tags:
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                               "config": {"digest": "sha256:" + hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()},
+                               "layers": []})
+        # An image digest is the sha256 of the manifest bytes (reference §7); moto needs it pinned.
+        digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=str(tag), imageDigest=digest)
+
+
+def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
+    """Create the seed's resources through boto3 `clients(service_name)`, then let services settle."""
+    ec2, ecs, ecr = clients("ec2"), clients("ecs"), clients("ecr")
+    elbv2, codedeploy = clients("elbv2"), clients("codedeploy")
+    vpc_ids = []
+    for vpc in seed.get("vpcs") or []:
+        subnets, groups = vpc.get("subnets") or [], vpc.get("securityGroups") or []
+        ec2.describe_vpcs()  # moto creates the default VPC (and its subnets) lazily: do it first
+        vpc_id = ec2.create_vpc(CidrBlock=vpc.get("cidr", "10.0.0.0/16"))["Vpc"]["VpcId"]
+        with moto_compat.exact_ec2_ids([s["id"] for s in subnets if "id" in s], [g["id"] for g in groups if "id" in g]):
+            for subnet in subnets:
+                ec2.create_subnet(VpcId=vpc_id, CidrBlock=subnet["cidr"],
+                                  AvailabilityZone=subnet.get("availabilityZone", f"{state.region}a"))
+            for group in groups:
+                ec2.create_security_group(VpcId=vpc_id, GroupName=group["name"],
+                                          Description=group.get("description", group["name"]))
+        vpc_ids.append(vpc_id)
+    for cluster in seed.get("clusters") or []:
+        ecs.create_cluster(clusterName=cluster)
+    for repository, tags in (seed.get("ecr") or {}).items():
+        _put_images(ecr, repository, list(tags or []))
+    for tg in seed.get("targetGroups") or []:
+        name = tg["arn"].split(":targetgroup/")[1].split("/")[0]
+        created = elbv2.create_target_group(
+            Name=name, Protocol=tg.get("protocol", "HTTP"), Port=int(tg.get("port", 80)),
+            VpcId=vpc_ids[0] if vpc_ids else ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"],
+            TargetType=tg.get("targetType", "ip"),
+        )["TargetGroups"][0]
+        moto_compat.rekey_target_group(state.account, state.region, created["TargetGroupArn"], tg["arn"])
+    for config in seed.get("deploymentConfigs") or []:
+        codedeploy.create_deployment_config(deploymentConfigName=config["name"], computePlatform="ECS",
+                                            trafficRoutingConfig=config["trafficRoutingConfig"])
+    for entry in seed.get("services") or []:
+        td = ecs.register_task_definition(**entry["taskDefinition"])["taskDefinition"]
+        ecs.create_service(cluster=entry["cluster"], taskDefinition=td["taskDefinitionArn"], **entry["service"])
+    for app in seed.get("codedeploy") or []:
+        codedeploy.create_application(applicationName=app["application"], computePlatform="ECS")
+        for group in app.get("deploymentGroups") or []:
+            codedeploy.create_deployment_group(applicationName=app["application"], **group)
+    # Let seeded services reach their steady state before anyone looks.
+    state.clock.advance(4 * STEP_SECONDS)
+    state.tick()

@@ -1,0 +1,1 @@
+pytest_plugins = ["reconciler.sandbox.pytest_plugin"]

@@ -1,0 +1,215 @@
+"""ECS behaviour of the sandbox, driven only through boto3 over HTTP."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+
+pytestmark = pytest.mark.e2e
+REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+NET = {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d4e5f60001"], "securityGroups": ["sg-0a1b2c3d4e5f60001"]}}
+
+
+def web_taskdef(ecs: Any, tag: str) -> str:
+    return ecs.register_task_definition(
+        family="web-production", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        containerDefinitions=[{"name": "web", "image": f"{REGISTRY}/web:{tag}", "portMappings": [{"containerPort": 8080}]}],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def web(ecs: Any) -> dict[str, Any]:
+    return ecs.describe_services(cluster="production", services=["web"])["services"][0]
+
+
+@pytest.fixture
+def manual(sandbox_factory: Any) -> Sandbox:
+    """The example world on a clock that only moves with advance()."""
+    return sandbox_factory(seed=EXAMPLE_SEED, speed=0)
+
+
+def test_rolling_deploy_progresses_to_completed(manual: Sandbox) -> None:
+    ecs = manual.client("ecs")
+    old = web(ecs)["taskDefinition"]
+    new = web_taskdef(ecs, "1.4.2")
+    ecs.update_service(cluster="production", service="web", taskDefinition="web-production")
+    svc = web(ecs)
+    assert [d["status"] for d in svc["deployments"]] == ["PRIMARY", "ACTIVE"]
+    assert svc["deployments"][0]["taskDefinition"] == new and svc["deployments"][1]["taskDefinition"] == old
+    assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    manual.advance(15)
+    primary = web(ecs)["deployments"][0]
+    assert (primary["pendingCount"], primary["runningCount"]) == (2, 0)
+    manual.advance(15)
+    svc = web(ecs)
+    assert len(svc["deployments"]) == 1
+    done = svc["deployments"][0]
+    assert (done["status"], done["rolloutState"], done["runningCount"]) == ("PRIMARY", "COMPLETED", 2)
+    assert done["rolloutStateReason"] == f"ECS deployment {done['id']} completed."
+    assert svc["events"][0]["message"] == "(service web) has reached a steady state."
+    assert svc["taskDefinition"] == new
+
+
+def test_rolling_deploy_completes_in_real_time(sandbox: Sandbox) -> None:
+    ecs = sandbox.client("ecs")
+    web_taskdef(ecs, "1.5.0")
+    ecs.update_service(cluster="production", service="web", taskDefinition="web-production")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        deployments = web(ecs)["deployments"]
+        if len(deployments) == 1 and deployments[0]["rolloutState"] == "COMPLETED":
+            break
+        time.sleep(0.02)  # polling the API like a reconciler would
+    assert deployments[0]["rolloutState"] == "COMPLETED"
+    assert deployments[0]["taskDefinition"].endswith("web-production:2")
+
+
+def test_missing_image_trips_breaker_and_rolls_back(manual: Sandbox) -> None:
+    ecs = manual.client("ecs")
+    good = web(ecs)["taskDefinition"]
+    web_taskdef(ecs, "9.9.9-missing")
+    ecs.update_service(cluster="production", service="web", taskDefinition="web-production")
+    for _ in range(6):  # scheduler passes: launch, fail, relaunch, fail -> breaker trips
+        manual.advance(15)
+        svc = web(ecs)
+        if any(d["rolloutState"] == "FAILED" for d in svc["deployments"]):
+            break
+    failed = next(d for d in svc["deployments"] if d["rolloutState"] == "FAILED")
+    assert failed["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    assert failed["failedTasks"] >= 3 and failed["status"] == "ACTIVE"
+    rollback = svc["deployments"][0]
+    assert rollback["status"] == "PRIMARY" and rollback["taskDefinition"] == good
+    assert rollback["rolloutStateReason"].startswith("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/")
+    messages = [e["message"] for e in svc["events"]]
+    assert f"(service web) (deployment {failed['id']}) deployment failed: tasks failed to start." in messages
+    stopped = ecs.list_tasks(cluster="production", serviceName="web", desiredStatus="STOPPED")["taskArns"]
+    tasks = ecs.describe_tasks(cluster="production", tasks=stopped)["tasks"]
+    assert tasks and all(t["stoppedReason"].startswith("CannotPullContainerError") for t in tasks)
+    assert all("9.9.9-missing" in t["stoppedReason"] and t["stopCode"] == "TaskFailedToStart" for t in tasks)
+    for _ in range(3):
+        manual.advance(15)
+    svc = web(ecs)
+    assert len(svc["deployments"]) == 1 and svc["deployments"][0]["rolloutState"] == "COMPLETED"
+    assert svc["taskDefinition"] == good and svc["runningCount"] == 2
+
+
+def test_breaker_without_rollback_stays_failed(manual: Sandbox) -> None:
+    ecs = manual.client("ecs")
+    ecs.update_service(cluster="production", service="web",
+                       deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+    manual.fail_image(f"{REGISTRY}/web:1.5.0")
+    web_taskdef(ecs, "1.5.0")
+    ecs.update_service(cluster="production", service="web", taskDefinition="web-production")
+    for _ in range(5):
+        manual.advance(15)
+    primary = web(ecs)["deployments"][0]
+    assert (primary["status"], primary["rolloutState"]) == ("PRIMARY", "FAILED")
+    assert web(ecs)["deployments"][1]["runningCount"] == 2  # the old tasks keep serving
+
+
+def test_force_new_deployment_and_desired_count(manual: Sandbox) -> None:
+    ecs = manual.client("ecs")
+    ecs.update_service(cluster="production", service="web", desiredCount=3)
+    assert len(web(ecs)["deployments"]) == 1  # desiredCount alone makes no deployment
+    ecs.update_service(cluster="production", service="web", forceNewDeployment=True)
+    assert len(web(ecs)["deployments"]) == 2
+    for _ in range(4):
+        manual.advance(15)
+    svc = web(ecs)
+    assert svc["runningCount"] == 3 and svc["deployments"][0]["rolloutState"] == "COMPLETED"
+
+
+def test_code_deploy_service_refuses_taskdef_change(sandbox: Sandbox) -> None:
+    ecs = sandbox.client("ecs")
+    arn = ecs.register_task_definition(family="production-api", containerDefinitions=[
+        {"name": "api", "image": f"{REGISTRY}/api:2.0.1", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+    with pytest.raises(ClientError) as err:
+        ecs.update_service(cluster="production", service="api", taskDefinition=arn)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert err.value.response["Error"]["Message"] == (
+        "Unable to update task definition on services with a CODE_DEPLOY deployment controller. "
+        "Use AWS CodeDeploy to trigger a new deployment.")
+    svc = ecs.describe_services(cluster="production", services=["api"])["services"][0]
+    assert svc["deployments"] == [] and [t["status"] for t in svc["taskSets"]] == ["PRIMARY"]
+
+
+def test_describe_services_limits_and_tags(sandbox: Sandbox) -> None:
+    ecs = sandbox.client("ecs")
+    with pytest.raises(ClientError) as err:
+        ecs.describe_services(cluster="production", services=[f"s{i}" for i in range(11)])
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+    svc = ecs.describe_services(cluster="production", services=["web"], include=["TAGS"])["services"][0]
+    assert {"key": "ecs-reconciler:managed-by", "value": "ecs-reconciler"} in svc["tags"]
+    assert "tags" not in ecs.describe_services(cluster="production", services=["web"])["services"][0]
+
+
+def test_awsvpc_service_without_security_groups(sandbox: Sandbox) -> None:
+    ecs = sandbox.client("ecs")
+    ecs.register_task_definition(family="tiny", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                                 cpu="256", memory="512",
+                                 containerDefinitions=[{"name": "c", "image": "public.ecr.aws/nginx/nginx:1"}])
+    svc = ecs.create_service(cluster="staging", serviceName="tiny", taskDefinition="tiny", desiredCount=1,
+                             launchType="FARGATE",
+                             networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d4e5f60001"]}})
+    assert svc["service"]["networkConfiguration"]["awsvpcConfiguration"] == {"subnets": ["subnet-0a1b2c3d4e5f60001"]}
+
+
+def test_targeted_throttle_is_absorbed_by_standard_retries(sandbox_factory: Any) -> None:
+    box = sandbox_factory()
+    box.throttle("ListClusters", 2)
+    standard = box.client("ecs", retries={"mode": "standard", "total_max_attempts": 3})
+    assert standard.list_clusters()["clusterArns"] == []
+    box.throttle("ListClusters", 1)
+    bare = box.client("ecs", retries={"mode": "standard", "total_max_attempts": 1})
+    with pytest.raises(ClientError) as err:
+        bare.list_clusters()
+    assert err.value.response["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_token_buckets_throttle_at_aws_rates(sandbox_factory: Any) -> None:
+    box = sandbox_factory(throttling=True)
+    bare = box.client("ecs", retries={"mode": "standard", "total_max_attempts": 1})
+    codes = []
+    for i in range(25):  # RegisterTaskDefinition: burst 20, 1 per second
+        try:
+            bare.register_task_definition(family=f"f{i}", containerDefinitions=[{"name": "c", "image": "x", "memory": 8}])
+            codes.append("ok")
+        except ClientError as exc:
+            codes.append(exc.response["Error"]["Code"])
+    assert codes[:20] == ["ok"] * 20 and "ThrottlingException" in codes[20:]
+
+
+def test_admin_endpoint_injects_faults(sandbox_factory: Any) -> None:
+    box = sandbox_factory()
+    request = urllib.request.Request(f"{box.endpoint_url}/_sandbox/throttle", method="POST",
+                                     data=json.dumps({"action": "ListClusters", "times": 1}).encode())
+    with urllib.request.urlopen(request) as response:
+        assert json.load(response)["ok"] is True
+    env = box.env()
+    client = boto3.client("ecs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                          config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    with pytest.raises(ClientError):
+        client.list_clusters()
+    assert client.list_clusters()["clusterArns"] == []
+
+
+def test_deleted_service_is_inactive_and_unlisted(manual: Sandbox) -> None:
+    ecs = manual.client("ecs")
+    with pytest.raises(ClientError):
+        ecs.delete_service(cluster="staging", service="legacy-worker")  # still scaled above 0
+    ecs.update_service(cluster="staging", service="legacy-worker", desiredCount=0)
+    assert ecs.delete_service(cluster="staging", service="legacy-worker")["service"]["status"] == "DRAINING"
+    assert ecs.list_services(cluster="staging")["serviceArns"] == []
+    svc = ecs.describe_services(cluster="staging", services=["legacy-worker"])["services"][0]
+    assert svc["status"] == "INACTIVE"
