@@ -81,4 +81,5 @@ def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], insta
         orphans = [svc for name, svc in live_env.services.items()
                    if name not in declared and svc.owner == instance]
         plans.extend(_plan_orphans(env_name, orphans, len(specs), len(broken_here), env.sync_policy))
-    return Plan(services=tuple(plans), issues=desired.issues, commit=desired.commit)
+    return Plan(services=tuple(plans), issues=desired.issues, commit=desired.commit,
+                environments=dict(desired.environments))

@@ -1,10 +1,10 @@
 """What the reconciler intends to do, per service."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
 
-from reconciler.model import Drift, Issue, LiveService, ServiceSpec, SyncPolicy
+from reconciler.model import Drift, Environment, Issue, LiveService, ServiceSpec, SyncPolicy
 
 Action = Literal[
     "in-sync",   # git and AWS agree
@@ -54,6 +54,9 @@ class Plan:
     services: tuple[ServicePlan, ...]
     issues: tuple[Issue, ...] = ()
     commit: str | None = None
+    #: Settings (cluster, region, role) of every environment the plan names, so
+    #: whoever applies it needs nothing else.
+    environments: Mapping[str, Environment] = field(default_factory=dict)
 
     @property
     def changes_pending(self) -> bool:

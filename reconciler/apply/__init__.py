@@ -1,0 +1,13 @@
+"""Apply a plan to AWS: task definitions without churn, rolling and CodeDeploy deployments that wait."""
+from reconciler.apply.applier import Applier, needs_follow
+from reconciler.apply.clock import Clock, SystemClock
+from reconciler.apply.fields import PAUSED_TAG
+from reconciler.apply.result import ApplyResult, ServiceResult
+
+__all__ = ["Applier", "ApplyResult", "Clock", "PAUSED_TAG", "ServiceResult", "SystemClock", "needs_follow",
+           "paused_at"]
+
+
+def paused_at(tags: dict[str, str]) -> str | None:
+    """The commit a manual rollback paused automated sync at (the daemon skips the service until git moves)."""
+    return tags.get(PAUSED_TAG)

@@ -1,0 +1,290 @@
+"""Apply a plan: create, update (rolling or CodeDeploy), prune, follow deployments in flight.
+
+Services run in a bounded thread pool, each isolated: one failure never stops
+the others, and the overall result names every failed service. Every operation
+has a deadline; `should_continue()` turning false stops new work from starting
+(a newer commit supersedes this one).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, Callable, Mapping
+
+from reconciler.apply.appspec import AppSpecError
+from reconciler.apply.bluegreen import BlueGreenDeployer
+from reconciler.apply.clock import Clock, SystemClock
+from reconciler.apply.fields import (DEPLOYMENT_FIELDS, PAUSED_TAG, changed_fields, create_params, image_changes,
+                                     is_code_deploy, owner_tags, tag_changes, update_params)
+from reconciler.apply.progress import Progress, ProgressCallback
+from reconciler.apply.reports import FINAL_KINDS, emit, service_report
+from reconciler.apply.result import ApplyResult, Outcome, ServiceResult
+from reconciler.apply.revisions import resolve_revision
+from reconciler.apply.rolling import RollingWaiter, in_flight, primary_deployment
+from reconciler.aws.clients import AwsClients
+from reconciler.aws.codedeploy import CodeDeploy
+from reconciler.aws.ecs_write import CODE_DEPLOY_UPDATABLE, EcsWriter, update_service_fields
+from reconciler.aws.errors import AwsError
+from reconciler.aws.live import LiveReader
+from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
+from reconciler.events import CommitInfo, ReportSink
+from reconciler.log import get_logger
+from reconciler.model import OWNER_TAG, Environment, LiveService, ServiceSpec
+from reconciler.plan import Plan, ServicePlan
+
+log = get_logger(__name__)
+
+APPLIED_ACTIONS = frozenset({"update", "create", "prune"})
+
+
+def needs_follow(sp: ServicePlan) -> bool:
+    """An in-sync service whose deployment is still rolling out (e.g. a sync killed mid-deployment)."""
+    if sp.action != "in-sync" or sp.live is None:
+        return False
+    svc = sp.live.service
+    if in_flight(svc):
+        return True
+    return any(ts.get("status") == "ACTIVE" and ts.get("startedBy") == "CODE_DEPLOY"
+               for ts in svc.get("taskSets") or [])
+
+
+class Applier:
+    def __init__(self, clients: AwsClients, reader: LiveReader, instance: str, sink: ReportSink, *,
+                 max_parallel: int = 8, clock: Clock | None = None, poll_interval: float = 5.0,
+                 on_progress: ProgressCallback | None = None, register_bucket: TokenBucket | None = None) -> None:
+        self.instance = instance
+        self.sink = sink
+        self.max_parallel = max(1, max_parallel)
+        self.clock: Clock = clock or SystemClock()
+        self.poll_interval = poll_interval
+        self.on_progress = on_progress
+        self.ecs = EcsWriter(clients)
+        self.codedeploy = CodeDeploy(clients)
+        self.taskdefs = TaskDefinitions(clients, reader, register_bucket)
+        self.rolling = RollingWaiter(self.ecs, self.clock, poll_interval)
+        self.bluegreen = BlueGreenDeployer(self.codedeploy, self.clock, poll_interval)
+
+    # -- the plan -------------------------------------------------------------------
+    def apply(self, plan: Plan, *, commit: CommitInfo | None = None, wait: bool = True, timeout: float = 1800,
+              dry_run: bool = False, should_continue: Callable[[], bool] = lambda: True,
+              environments: Mapping[str, Environment] | None = None) -> ApplyResult:
+        """`environments` overrides the plan's own environment settings (cluster, region, role)."""
+        work = [sp for sp in plan.services if sp.action in APPLIED_ACTIONS or needs_follow(sp)]
+        envs = dict(environments or plan.environments)
+        sha = commit.sha if commit else plan.commit
+
+        def one(sp: ServicePlan) -> ServiceResult:
+            return self._apply_one(sp, envs.get(sp.environment), commit, sha, wait, timeout, dry_run,
+                                   should_continue)
+
+        if not work:
+            return ApplyResult(())
+        with ThreadPoolExecutor(max_workers=min(self.max_parallel, len(work)),
+                                thread_name_prefix="apply") as pool:
+            results = list(pool.map(one, work))
+        return ApplyResult(tuple(results))
+
+    def _apply_one(self, sp: ServicePlan, env: Environment | None, commit: CommitInfo | None, sha: str | None,
+                   wait: bool, timeout: float, dry_run: bool, should_continue: Callable[[], bool]) -> ServiceResult:
+        start = self.clock.now()
+        action = "follow" if sp.action == "in-sync" else sp.action
+        base = ServiceResult(sp.environment, sp.name, action, "skipped")
+        if env is None:
+            return replace(base, status="failed", message=f"environment {sp.environment!r} is not configured")
+        if not should_continue():
+            return replace(base, message="superseded by a newer commit: not started")
+        limit = timeout
+        if sp.spec is not None:
+            limit = min(timeout, float(sp.spec.gitops.wait_timeout_seconds))
+        deadline = start + limit
+        images = image_changes(sp.spec.task_definition if sp.spec else None,
+                               sp.live.task_definition if sp.live else None) if sp.action != "prune" else ()
+        strategy = "blue-green" if is_code_deploy(sp.spec, sp.live.service if sp.live else None) else "rolling"
+        progress = Progress(sp.key, self.on_progress)
+        if not dry_run and action != "follow":
+            emit(self.sink, "sync_started", sp, service_report(sp, images, strategy), commit)
+        try:
+            if action == "prune":
+                result = self._prune(sp, env, base, dry_run)
+            elif action == "create":
+                result = self._create(sp, env, base, sha, wait, deadline, dry_run, progress)
+            elif action == "follow":
+                result = self._follow(sp, env, base, deadline, wait, progress)
+            else:
+                result = self._update(sp, env, base, sha, wait, deadline, dry_run, progress)
+        except (AwsError, AppSpecError) as exc:
+            log.warning("apply_failed", service=sp.key, error=str(exc))
+            result = replace(base, status="failed", message=str(exc))
+        except Exception as exc:  # noqa: BLE001 - isolate services from each other's bugs
+            log.exception("apply_crashed", service=sp.key)
+            result = replace(base, status="failed", message=f"internal error: {exc!r}")
+        result = replace(result, duration_seconds=max(0.0, self.clock.now() - start))
+        kind = FINAL_KINDS.get(result.status)
+        if kind and not dry_run:
+            emit(self.sink, kind, sp, service_report(sp, images, strategy, result), commit)
+        log.info("service_applied", service=sp.key, action=action, status=result.status,
+                 deployment=result.deployment_id, message=result.message)
+        return result
+
+    # -- actions ---------------------------------------------------------------------
+    def _prune(self, sp: ServicePlan, env: Environment, base: ServiceResult, dry_run: bool) -> ServiceResult:
+        fresh = self.ecs.describe_service(env, sp.name)
+        if fresh is None:
+            return replace(base, status="noop", message="already gone")
+        owner = {t["key"]: t["value"] for t in fresh.get("tags") or []}.get(OWNER_TAG)
+        if owner != self.instance:
+            return replace(base, message=f"not pruned: no longer owned by {self.instance!r}")
+        if dry_run:
+            return replace(base, message="dry run: would scale to 0 and delete")
+        self.ecs.delete_service(env, sp.name)
+        return replace(base, status="succeeded", message="scaled to 0 and deleted")
+
+    def _create(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, wait: bool,
+                deadline: float, dry_run: bool, progress: Progress) -> ServiceResult:
+        spec = _spec(sp)
+        rev = resolve_revision(self.taskdefs, env, spec, None, instance=self.instance, commit=sha, dry_run=dry_run)
+        base = replace(base, task_definition_arn=rev.arn, registered=rev.registered)
+        if dry_run:
+            return replace(base, message="dry run: would create" + (" (register a revision)" if rev.registered else ""))
+        svc = self.ecs.create_service(env, create_params(spec, str(rev.arn), self.instance))
+        primary = primary_deployment(svc)
+        if is_code_deploy(spec, svc) or primary is None:
+            return replace(base, status="succeeded" if wait else "in_progress", message="created")
+        return self._finish_rolling(env, sp.name, base, str(primary["id"]), str(rev.arn), wait, deadline, progress,
+                                    created=True)
+
+    def _follow(self, sp: ServicePlan, env: Environment, base: ServiceResult, deadline: float, wait: bool,
+                progress: Progress) -> ServiceResult:
+        live = _live(sp)
+        primary = in_flight(live.service)
+        if primary is not None:
+            progress(f"following deployment {primary['id']} already in progress")
+            return self._finish_rolling(env, sp.name, base, str(primary["id"]), str(primary.get("taskDefinition")),
+                                        wait, deadline, progress)
+        bg = sp.spec.gitops.blue_green if sp.spec else None
+        if bg is None:
+            return replace(base, status="noop", message="a CodeDeploy task set is active; no blue/green settings")
+        dep = self.codedeploy.active_deployment(env, bg.application, bg.deployment_group)
+        if dep is None:
+            return replace(base, status="noop", message="in sync")
+        progress(f"following CodeDeploy deployment {dep} already in progress")
+        return self._finish_codedeploy(env, sp.name, base, dep, wait, deadline, progress)
+
+    def _update(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, wait: bool,
+                deadline: float, dry_run: bool, progress: Progress) -> ServiceResult:
+        spec, live = _spec(sp), _live(sp)
+        code_deploy = is_code_deploy(spec, live.service)
+        current_td = str(live.service.get("taskDefinition") or "")
+        if sp.taskdef_changed or live.task_definition is None:
+            rev = resolve_revision(self.taskdefs, env, spec, live, instance=self.instance, commit=sha,
+                                   dry_run=dry_run)
+            target_td = rev.arn or current_td
+            base = replace(base, registered=rev.registered)
+        else:
+            target_td = current_td
+        base = replace(base, task_definition_arn=target_td)
+        allowed = CODE_DEPLOY_UPDATABLE if code_deploy else update_service_fields()
+        params, skipped = update_params(sp, allowed)
+        if skipped:
+            log.info("fields_not_updatable", service=sp.key, fields=skipped)
+        to_tag, to_untag = tag_changes(sp)
+        if sp.adopt:
+            to_tag.update(owner_tags(self.instance, sp.environment))
+        deploy_td = target_td != current_td or (code_deploy and bool(changed_fields(sp) & DEPLOYMENT_FIELDS))
+        if dry_run:
+            what = [w for w in ("register a revision" if base.registered else "",
+                                "tag" if to_tag or to_untag else "",
+                                f"update {', '.join(sorted(params))}" if params else "",
+                                "deploy" if deploy_td else "") if w]
+            return replace(base, message="dry run: would " + ", ".join(what) if what else "dry run: nothing to do")
+        self.ecs.tag(env, live.arn, to_tag)
+        self.ecs.untag(env, live.arn, to_untag)
+        if code_deploy:
+            if params:
+                self.ecs.update_service(env, sp.name, params)
+            if not deploy_td:
+                return self._done(env, live, replace(base, status="succeeded", message=_summary(params, to_tag)))
+            bg = spec.gitops.blue_green
+            if bg is None:
+                raise AppSpecError("a CODE_DEPLOY service needs gitops.codeDeploy (application, deploymentGroup)")
+            dep, how = self.bluegreen.start_or_follow(env, bg, spec.service, target_td, deadline, progress,
+                                                      description=f"ecs-reconciler {sha or ''}".strip())
+            if dep is None:
+                return replace(base, status="failed", message=how)
+            result = self._finish_codedeploy(env, sp.name, base, dep, wait, deadline, progress)
+            return self._done(env, live, result)
+        # ECS controller: is a deployment towards this task definition already rolling out?
+        fresh = self.ecs.describe_service(env, sp.name) or live.service
+        running = in_flight(fresh)
+        if running is not None and running.get("taskDefinition") == target_td:
+            progress(f"following deployment {running['id']} already in progress")
+            result = self._finish_rolling(env, sp.name, base, str(running["id"]), target_td, wait, deadline, progress)
+            return self._done(env, live, result)
+        before = (primary_deployment(fresh) or {}).get("id")
+        if target_td != str(fresh.get("taskDefinition") or ""):
+            params["taskDefinition"] = target_td
+        if not params:
+            return self._done(env, live, replace(base, status="succeeded", message=_summary(params, to_tag)))
+        svc = self.ecs.update_service(env, sp.name, params)
+        primary = primary_deployment(svc) or {}
+        if primary.get("id") and (primary.get("id") != before or primary.get("rolloutState") == "IN_PROGRESS"):
+            result = self._finish_rolling(env, sp.name, base, str(primary["id"]), target_td, wait, deadline, progress)
+            return self._done(env, live, result)
+        return self._done(env, live, replace(base, status="succeeded", message=_summary(params, to_tag)))
+
+    # -- waiting -----------------------------------------------------------------------
+    def _finish_rolling(self, env: Environment, name: str, base: ServiceResult, deployment_id: str, target_td: str,
+                        wait: bool, deadline: float, progress: Progress, *, created: bool = False) -> ServiceResult:
+        base = replace(base, deployment_id=deployment_id)
+        if not wait:
+            return replace(base, status="in_progress", message=f"deployment {deployment_id} started")
+        outcome = self.rolling.wait(env, name, deployment_id, target_td, deadline, progress)
+        return _with(base, outcome, "created" if created and outcome.status == "succeeded" else "")
+
+    def _finish_codedeploy(self, env: Environment, name: str, base: ServiceResult, deployment_id: str, wait: bool,
+                           deadline: float, progress: Progress) -> ServiceResult:
+        base = replace(base, deployment_id=deployment_id)
+        if not wait:
+            return replace(base, status="in_progress", message=f"CodeDeploy deployment {deployment_id} started")
+        outcome = self.bluegreen.wait(env, deployment_id, deadline, progress, cluster=env.cluster, service_name=name)
+        return _with(base, outcome)
+
+    def _done(self, env: Environment, live: LiveService, result: ServiceResult) -> ServiceResult:
+        """After a successful sync git and AWS agree again: a manual-rollback pause no longer applies."""
+        if result.status == "succeeded" and PAUSED_TAG in live.tags:
+            self.ecs.untag(env, live.arn, [PAUSED_TAG])
+        return result
+
+    # -- manual rollback ---------------------------------------------------------------
+    def rollback(self, env: Environment, service: str, *, to_revision: int | None = None, deregister: bool = False,
+                 spec: ServiceSpec | None = None, commit: str | None = None, wait: bool = True,
+                 timeout: float = 1800) -> ServiceResult:
+        from reconciler.apply.rollback import rollback_service
+
+        return rollback_service(self, env, service, to_revision=to_revision, deregister=deregister, spec=spec,
+                                commit=commit, wait=wait, timeout=timeout)
+
+
+def _with(base: ServiceResult, outcome: Outcome, message: str = "") -> ServiceResult:
+    return replace(base, status=outcome.status, deployment_id=outcome.deployment_id or base.deployment_id,
+                   message=message or outcome.message, stopped_reasons=outcome.stopped_reasons,
+                   rolled_back=outcome.rolled_back)
+
+
+def _summary(params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+    parts = [f"updated {', '.join(sorted(params))}"] if params else []
+    if tags:
+        parts.append("tags updated")
+    return "; ".join(parts) or "nothing to change"
+
+
+def _spec(sp: ServicePlan) -> ServiceSpec:
+    if sp.spec is None:
+        raise ValueError(f"{sp.key}: {sp.action} needs the service spec")
+    return sp.spec
+
+
+def _live(sp: ServicePlan) -> LiveService:
+    if sp.live is None:
+        raise ValueError(f"{sp.key}: {sp.action} needs the live service")
+    return sp.live

@@ -1,0 +1,27 @@
+"""Progress lines of a deployment: to the log, and to an optional callback (the CLI prints them)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from reconciler.log import get_logger
+
+log = get_logger(__name__)
+
+ProgressCallback = Callable[[str, str], None]  # (service key, line)
+
+
+class Progress:
+    """Emits a line only when it differs from the previous one of the same kind (counts, traffic, status)."""
+
+    def __init__(self, key: str, callback: ProgressCallback | None = None) -> None:
+        self.key = key
+        self.callback = callback
+        self._last: dict[str, str] = {}
+
+    def __call__(self, line: str, kind: str = "") -> None:
+        if self._last.get(kind) == line:
+            return
+        self._last[kind] = line
+        log.info("deploy_progress", service=self.key, progress=line)
+        if self.callback is not None:
+            self.callback(self.key, line)

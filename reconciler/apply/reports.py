@@ -1,0 +1,33 @@
+"""Report events for one service's state changes (the notify layer aggregates them)."""
+from __future__ import annotations
+
+from reconciler.apply.result import ServiceResult
+from reconciler.events import CommitInfo, ImageChange, ReportEvent, ReportSink, ServiceReport
+from reconciler.log import get_logger
+from reconciler.plan import ServicePlan
+
+log = get_logger(__name__)
+
+FINAL_KINDS = {"succeeded": "sync_succeeded", "failed": "sync_failed", "rolled_back": "sync_rolled_back"}
+
+
+def service_report(sp: ServicePlan, images: tuple[ImageChange, ...], strategy: str,
+                   result: ServiceResult | None = None) -> ServiceReport:
+    return ServiceReport(
+        environment=sp.environment, service=sp.name, changes=sp.drift.changes, images=images,
+        deployment_id=result.deployment_id if result else None, strategy=strategy,
+        status=result.status if result else "in_progress",
+        duration_seconds=result.duration_seconds if result else None,
+        stopped_reasons=result.stopped_reasons if result else (),
+        rolled_back=result.rolled_back if result else False,
+        message=result.message if result else sp.reason,
+    )
+
+
+def emit(sink: ReportSink, kind: str, sp: ServicePlan, report: ServiceReport, commit: CommitInfo | None) -> None:
+    """Never let a broken sink break a deployment."""
+    try:
+        sink.emit(ReportEvent(kind=kind, environment=sp.environment, commit=commit,  # type: ignore[arg-type]
+                              services=(report,), extra={"action": sp.action}))
+    except Exception as exc:  # noqa: BLE001 - reporting is best effort
+        log.warning("report_sink_failed", service=sp.key, error=str(exc))

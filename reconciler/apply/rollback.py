@@ -1,0 +1,95 @@
+"""`reconciler rollback`: point a service back at an earlier task definition revision.
+
+Like `ecspresso rollback` (ecs-deploy-tools.md §3): the target is the named
+revision or the newest ACTIVE revision below the current one; a CodeDeploy
+deployment still in flight is stopped with rollback instead. Then the service
+is tagged `ecs-reconciler:paused-at-commit=<sha>` so the daemon leaves it alone
+until git moves on (git still declares the newer revision).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from reconciler.apply.fields import PAUSED_TAG
+from reconciler.apply.progress import Progress
+from reconciler.apply.result import ServiceResult
+from reconciler.apply.rolling import primary_deployment
+from reconciler.model import OWNER_TAG, Environment, ServiceSpec
+
+if TYPE_CHECKING:
+    from reconciler.apply.applier import Applier
+
+
+def parse_revision(arn: str) -> tuple[str, int]:
+    """`arn:...:task-definition/web:7` (or `web:7`) -> ("web", 7)."""
+    family, _, rev = arn.rsplit("/", 1)[-1].rpartition(":")
+    return family, int(rev)
+
+
+def pick_target(current: str, active: list[str], to_revision: int | None) -> str | None:
+    family, current_rev = parse_revision(current)
+    by_rev = {parse_revision(a)[1]: a for a in active}
+    if to_revision is not None:
+        return by_rev.get(to_revision)
+    older = sorted((r for r in by_rev if r < current_rev), reverse=True)
+    return by_rev[older[0]] if older else None
+
+
+def rollback_service(applier: "Applier", env: Environment, service: str, *, to_revision: int | None,
+                     deregister: bool, spec: ServiceSpec | None, commit: str | None, wait: bool,
+                     timeout: float) -> ServiceResult:
+    start = applier.clock.now()
+    deadline = start + timeout
+    base = ServiceResult(env.name, service, "rollback", "failed")
+    progress = Progress(f"{env.name}/{service}", applier.on_progress)
+    svc = applier.ecs.describe_service(env, service)
+    if svc is None:
+        return replace(base, message=f"service {service!r} not found in cluster {env.cluster!r}")
+    tags = {t["key"]: t["value"] for t in svc.get("tags") or []}
+    if tags.get(OWNER_TAG) != applier.instance:
+        return replace(base, message=f"not owned by {applier.instance!r}: refusing to touch it")
+    code_deploy = (svc.get("deploymentController") or {}).get("type") == "CODE_DEPLOY"
+    bg = spec.gitops.blue_green if spec else None
+    if code_deploy and bg is None:
+        return replace(base, message="a CODE_DEPLOY service needs its manifest (gitops.codeDeploy) to roll back")
+    if code_deploy and bg is not None:
+        running = applier.codedeploy.active_deployment(env, bg.application, bg.deployment_group)
+        if running:
+            progress(f"stopping CodeDeploy deployment {running} with rollback")
+            applier.codedeploy.stop_deployment(env, running, rollback=True)
+            result = replace(base, status="succeeded", deployment_id=running, rolled_back=True,
+                             message=f"stopped {running} with rollback")
+            return _finish(applier, env, svc, result, commit, None, False, start)
+    current = str(svc.get("taskDefinition") or "")
+    family, _ = parse_revision(current)
+    target = pick_target(current, applier.taskdefs.all_active_arns(env, family), to_revision)
+    if target is None:
+        want = f"revision {to_revision}" if to_revision is not None else "an earlier ACTIVE revision"
+        return replace(base, message=f"no {want} of {family} to roll back to")
+    if target == current:
+        return replace(base, status="noop", task_definition_arn=target, message="already at that revision")
+    base = replace(base, task_definition_arn=target)
+    progress(f"rolling back {current.rsplit('/', 1)[-1]} -> {target.rsplit('/', 1)[-1]}")
+    if code_deploy and bg is not None and spec is not None:
+        dep, how = applier.bluegreen.start_or_follow(env, bg, spec.service, target, deadline, progress,
+                                                     description="ecs-reconciler rollback")
+        if dep is None:
+            return replace(base, message=how)
+        result = applier._finish_codedeploy(env, service, base, dep, wait, deadline, progress)  # noqa: SLF001
+    else:
+        before = (primary_deployment(svc) or {}).get("id")
+        updated = applier.ecs.update_service(env, service, {"taskDefinition": target})
+        dep_id = str((primary_deployment(updated) or {}).get("id") or before or "")
+        result = applier._finish_rolling(env, service, base, dep_id, target, wait, deadline, progress)  # noqa: SLF001
+    return _finish(applier, env, svc, result, commit, current, deregister, start)
+
+
+def _finish(applier: "Applier", env: Environment, svc: dict, result: ServiceResult, commit: str | None,
+            bad_revision: str | None, deregister: bool, start: float) -> ServiceResult:
+    if result.status in ("succeeded", "in_progress"):
+        applier.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
+        if deregister and bad_revision and result.status == "succeeded":
+            applier.taskdefs.deregister(env, bad_revision)
+            result = replace(result, message=f"{result.message}; deregistered {bad_revision.rsplit('/', 1)[-1]}")
+    return replace(result, duration_seconds=max(0.0, applier.clock.now() - start))

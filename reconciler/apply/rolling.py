@@ -1,0 +1,143 @@
+"""Follow an ECS rolling deployment by its id until rolloutState says how it ended.
+
+Never the services_stable waiter: it ignores rolloutState and reports success
+after a circuit-breaker rollback (aws-behaviour.md §2; ecs-deploy-tools.md §6.1).
+The deployment is judged by its own rolloutState and by the task definition of
+the PRIMARY deployment.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from reconciler.apply.clock import Clock
+from reconciler.apply.progress import Progress
+from reconciler.apply.result import Outcome
+from reconciler.aws.ecs_write import EcsWriter
+from reconciler.model import Environment
+
+MAX_REASONS = 5
+
+
+def primary_deployment(service: Mapping[str, Any]) -> dict[str, Any] | None:
+    for dep in service.get("deployments") or []:
+        if dep.get("status") == "PRIMARY":
+            return dict(dep)
+    return None
+
+
+def in_flight(service: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The PRIMARY deployment when it is still rolling out."""
+    primary = primary_deployment(service)
+    if primary and primary.get("rolloutState") == "IN_PROGRESS":
+        return primary
+    return None
+
+
+def progress_line(dep: Mapping[str, Any]) -> str:
+    line = f"running {dep.get('runningCount', 0)}/{dep.get('desiredCount', 0)}, failed {dep.get('failedTasks', 0)}"
+    if dep.get("pendingCount"):
+        line += f", pending {dep['pendingCount']}"
+    return line
+
+
+def stopped_reasons(ecs: EcsWriter, env: Environment, service: str, deployment_id: str | None,
+                    task_definition: str | None) -> tuple[str, ...]:
+    """Why the deployment's tasks stopped (task stoppedReason and container reasons), deduplicated."""
+    reasons: list[str] = []
+    for task in ecs.stopped_tasks(env, service):
+        ours = (deployment_id and task.get("startedBy") == deployment_id) or (
+            task_definition and task.get("taskDefinitionArn") == task_definition)
+        if not ours:
+            continue
+        parts = [str(task["stoppedReason"])] if task.get("stoppedReason") else []
+        parts += [f"{c.get('name')}: {c['reason']}" for c in task.get("containers", [])
+                  if c.get("reason") and c["reason"] != task.get("stoppedReason")]
+        text = "; ".join(parts)
+        if text and text not in reasons:
+            reasons.append(text)
+    return tuple(reasons[:MAX_REASONS])
+
+
+def _failure_event(service: Mapping[str, Any], deployment_id: str) -> str:
+    """The service event saying our deployment failed, e.g. `(service web) (deployment ecs-svc/1) deployment
+    failed: tasks failed to start.` (aws-behaviour.md §2 event messages); "" if none.
+
+    A failed deployment can drop out of `deployments` before we look again, the event stays.
+    """
+    for event in service.get("events") or []:
+        message = str(event.get("message", ""))
+        if f"(deployment {deployment_id})" in message and "failed" in message:
+            return message
+    return ""
+
+
+def _breaker_rolls_back(service: Mapping[str, Any]) -> bool:
+    breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+    return bool(breaker.get("enable") and breaker.get("rollback"))
+
+
+class RollingWaiter:
+    def __init__(self, ecs: EcsWriter, clock: Clock, poll_interval: float) -> None:
+        self.ecs = ecs
+        self.clock = clock
+        self.poll_interval = poll_interval
+
+    def wait(self, env: Environment, service: str, deployment_id: str, target_td: str, deadline: float,
+             progress: Progress) -> Outcome:
+        while True:
+            svc = self.ecs.describe_service(env, service)
+            if svc is None:
+                return Outcome("failed", deployment_id, "the service disappeared during the deployment")
+            outcome = self._judge(env, service, svc, deployment_id, target_td, progress)
+            if outcome is not None:
+                return outcome
+            if self.clock.now() >= deadline:
+                return self._failed(env, service, deployment_id, target_td,
+                                    f"deadline exceeded: deployment {deployment_id} still in progress")
+            self.clock.sleep(self.poll_interval)
+
+    def _judge(self, env: Environment, service: str, svc: Mapping[str, Any], deployment_id: str, target_td: str,
+               progress: Progress) -> Outcome | None:
+        deployments = list(svc.get("deployments") or [])
+        mine = next((d for d in deployments if d.get("id") == deployment_id), None)
+        primary = primary_deployment(svc)
+        if mine is not None:
+            progress(progress_line(mine), "counts")
+        if mine is not None and mine.get("status") == "PRIMARY":
+            state = mine.get("rolloutState")
+            reason = str(mine.get("rolloutStateReason") or "")
+            if state == "COMPLETED":
+                if mine.get("taskDefinition") != target_td:
+                    return Outcome("failed", deployment_id, f"PRIMARY runs {mine.get('taskDefinition')}, "
+                                                            f"not {target_td}")
+                return Outcome("succeeded", deployment_id, reason)
+            if state == "FAILED":
+                if _breaker_rolls_back(svc) and len(deployments) > 1:
+                    return None  # ECS is about to start the rollback deployment: judge it next poll
+                return self._failed(env, service, deployment_id, target_td, reason or "deployment failed")
+            if state is None and len(deployments) == 1 and mine.get("runningCount") == mine.get("desiredCount"):
+                # No rolloutState (Classic Load Balancer): one deployment at full count is done.
+                return Outcome("succeeded", deployment_id, "steady")
+            return None
+        # Our deployment is no longer PRIMARY: the circuit breaker rolled back, or someone deployed over it.
+        reason = str((mine or {}).get("rolloutStateReason") or (primary or {}).get("rolloutStateReason") or "")
+        if primary is not None and primary.get("taskDefinition") == target_td and primary.get("id") != deployment_id:
+            return None if primary.get("rolloutState") == "IN_PROGRESS" else Outcome(
+                "succeeded" if primary.get("rolloutState") == "COMPLETED" else "failed", primary.get("id"), reason)
+        failed_event = _failure_event(svc, deployment_id)
+        if failed_event and not reason:
+            reason = failed_event
+        rolled_back = (mine or {}).get("rolloutState") == "FAILED" or "rolling back" in reason.lower() or (
+            bool(failed_event) and primary is not None and primary.get("taskDefinition") != target_td)
+        if rolled_back:
+            back_to = (primary or {}).get("taskDefinition")
+            msg = reason or "deployment failed"
+            return self._failed(env, service, deployment_id, target_td,
+                                f"{msg} (ECS rolled back to {back_to})", rolled_back=True)
+        return Outcome("failed", deployment_id,
+                       f"superseded by deployment {(primary or {}).get('id')} of {(primary or {}).get('taskDefinition')}")
+
+    def _failed(self, env: Environment, service: str, deployment_id: str, target_td: str, message: str,
+                *, rolled_back: bool = False) -> Outcome:
+        reasons = stopped_reasons(self.ecs, env, service, deployment_id, target_td)
+        return Outcome("rolled_back" if rolled_back else "failed", deployment_id, message, reasons, rolled_back)

@@ -1,0 +1,113 @@
+"""CodeDeploy calls for ECS blue/green and canary deployments.
+
+Facts (aws-behaviour.md §3, [bc-cd] botocore codedeploy model, [cd-ug] CodeDeploy
+user guide): one active deployment per deployment group
+(DeploymentLimitExceededException otherwise); active statuses are
+Created/Queued/InProgress/Baking/Ready; CreateDeployment takes the AppSpec as
+`revision={revisionType: AppSpecContent, appSpecContent: {content, sha256}}`;
+custom ECS configs are created with CreateDeploymentConfig(computePlatform=ECS,
+trafficRoutingConfig=...) with intervals in minutes.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping
+
+from reconciler.aws.clients import AwsClients
+from reconciler.aws.errors import AwsError, AwsNotFound, translated
+from reconciler.model import Environment
+
+ACTIVE_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
+TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
+#: [bc-cd] AutoRollbackEvent: roll back on failure, alarm and a stop request (ours, on deadline).
+ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
+
+
+def traffic_routing_config(custom: Mapping[str, Any]) -> dict[str, Any]:
+    """Manifest shape {"type": "TimeBasedCanary", "percentage": 10, "intervalMinutes": 1} to the API's."""
+    kind = str(custom.get("type", "AllAtOnce"))
+    if kind == "TimeBasedCanary":
+        return {"type": kind, "timeBasedCanary": {"canaryPercentage": int(custom["percentage"]),
+                                                  "canaryInterval": int(custom["intervalMinutes"])}}
+    if kind == "TimeBasedLinear":
+        return {"type": kind, "timeBasedLinear": {"linearPercentage": int(custom["percentage"]),
+                                                  "linearInterval": int(custom["intervalMinutes"])}}
+    return {"type": "AllAtOnce"}
+
+
+class CodeDeploy:
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
+
+    def _cd(self, env: Environment) -> Any:
+        return self.clients.client("codedeploy", env)
+
+    def active_deployment(self, env: Environment, application: str, group: str) -> str | None:
+        """The group's in-flight deployment id, if any (at most one can exist)."""
+        with translated("codedeploy", "ListDeployments"):
+            resp = self._cd(env).list_deployments(applicationName=application, deploymentGroupName=group,
+                                                  includeOnlyStatuses=list(ACTIVE_STATUSES))
+        ids = resp.get("deployments", [])
+        return ids[0] if ids else None
+
+    def get_deployment(self, env: Environment, deployment_id: str) -> dict[str, Any]:
+        with translated("codedeploy", "GetDeployment"):
+            return dict(self._cd(env).get_deployment(deploymentId=deployment_id)["deploymentInfo"])
+
+    def traffic_weights(self, env: Environment, deployment_id: str, cluster: str, service: str) -> dict[str, float]:
+        """Traffic weight per task set ("PRIMARY"/"ACTIVE" or its identifier), from GetDeploymentTarget.
+
+        Best effort: progress reporting must never fail a deployment.
+        """
+        try:
+            with translated("codedeploy", "GetDeploymentTarget"):
+                resp = self._cd(env).get_deployment_target(deploymentId=deployment_id, targetId=f"{cluster}:{service}")
+        except AwsError:
+            return {}
+        except NotImplementedError:  # pragma: no cover - a fake without the call
+            return {}
+        target = (resp.get("deploymentTarget") or {}).get("ecsTarget") or {}
+        weights: dict[str, float] = {}
+        for info in target.get("taskSetsInfo", []) or []:
+            label = str(info.get("taskSetLabel") or info.get("identifer") or info.get("status") or "?")
+            weights[label] = float(info.get("trafficWeight") or 0.0)
+        return weights
+
+    def ensure_config(self, env: Environment, name: str, custom: Mapping[str, Any] | None) -> bool:
+        """Create the custom config if missing; returns True when it was created.
+
+        Predefined `CodeDeployDefault.*` configs always exist and are never created.
+        """
+        if name.startswith("CodeDeployDefault.") or not custom:
+            return False
+        cd = self._cd(env)
+        try:
+            with translated("codedeploy", "GetDeploymentConfig"):
+                cd.get_deployment_config(deploymentConfigName=name)
+            return False
+        except AwsNotFound:
+            pass
+        with translated("codedeploy", "CreateDeploymentConfig"):
+            cd.create_deployment_config(deploymentConfigName=name, computePlatform="ECS",
+                                        trafficRoutingConfig=traffic_routing_config(custom))
+        return True
+
+    def create_deployment(self, env: Environment, application: str, group: str, config: str,
+                          appspec: str, description: str = "") -> str:
+        """Start a deployment; the config is always sent explicitly (the API default is OneAtATime)."""
+        sha = hashlib.sha256(appspec.encode("utf-8")).hexdigest()
+        with translated("codedeploy", "CreateDeployment"):
+            resp = self._cd(env).create_deployment(
+                applicationName=application,
+                deploymentGroupName=group,
+                deploymentConfigName=config,
+                revision={"revisionType": "AppSpecContent",
+                          "appSpecContent": {"content": appspec, "sha256": sha}},
+                description=description[:100],
+                autoRollbackConfiguration={"enabled": True, "events": list(ROLLBACK_EVENTS)},
+            )
+        return str(resp["deploymentId"])
+
+    def stop_deployment(self, env: Environment, deployment_id: str, rollback: bool = True) -> dict[str, Any]:
+        with translated("codedeploy", "StopDeployment"):
+            return dict(self._cd(env).stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=rollback))

@@ -1,0 +1,115 @@
+"""Task definition writes: find a reusable revision, register (paced), deregister.
+
+RegisterTaskDefinition is the tightest ECS rate limit: burst 20, 1 per second
+sustained, per account and Region (aws-behaviour.md §5, ECS API reference
+request-throttling.html). A commit touching hundreds of services would burn
+botocore's retry quota if every worker fired at once, so registrations share a
+client-side token bucket sized to that limit; botocore's retry mode still
+handles the throttles that slip through (no hand-written retry loop here).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from reconciler.aws.clients import AwsClients
+from reconciler.aws.errors import translated
+from reconciler.aws.live import LiveReader, Tag
+from reconciler.model import Environment
+
+#: [ECS API reference, request-throttling.html] "Task definition modify": burst 20, sustained 1/s.
+REGISTER_BURST = 20
+REGISTER_RATE = 1.0
+#: How many of the newest ACTIVE revisions are checked for a reusable one.
+REUSE_LOOKBACK = 10
+
+
+class TokenBucket:
+    """Classic token bucket; `acquire()` blocks (via the injected sleep) until a token is free."""
+
+    def __init__(self, rate: float, burst: int, *, now: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0 or burst <= 0:
+            raise ValueError("rate and burst must be positive")
+        self.rate = rate
+        self.burst = float(burst)
+        self._now = now
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._last = now()
+        self._lock = threading.Lock()
+
+    def _reserve(self) -> float:
+        """Take a token (possibly going into debt); return how long the caller must wait."""
+        with self._lock:
+            current = self._now()
+            self._tokens = min(self.burst, self._tokens + (current - self._last) * self.rate)
+            self._last = current
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def acquire(self) -> float:
+        wait = self._reserve()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+def register_bucket_from_env(environ: Mapping[str, str] | None = None) -> TokenBucket:
+    """The shared RegisterTaskDefinition bucket; RECONCILER_REGISTER_RATE/BURST override the AWS limits."""
+    import os
+
+    env = os.environ if environ is None else environ
+    return TokenBucket(float(env.get("RECONCILER_REGISTER_RATE", REGISTER_RATE)),
+                       int(env.get("RECONCILER_REGISTER_BURST", REGISTER_BURST)))
+
+
+class TaskDefinitions:
+    """RegisterTaskDefinition and friends for one reconciler process."""
+
+    def __init__(self, clients: AwsClients, reader: LiveReader, bucket: TokenBucket | None = None) -> None:
+        self.clients = clients
+        self.reader = reader
+        self.bucket = bucket or register_bucket_from_env()
+
+    def recent_active_arns(self, env: Environment, family: str, limit: int = REUSE_LOOKBACK) -> list[str]:
+        """Newest ACTIVE revisions of `family` first (one ListTaskDefinitions call)."""
+        ecs = self.clients.client("ecs", env)
+        with translated("ecs", "ListTaskDefinitions"):
+            resp = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=limit)
+        # familyPrefix is a prefix match: keep only this exact family.
+        return [arn for arn in resp.get("taskDefinitionArns", [])
+                if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+
+    def all_active_arns(self, env: Environment, family: str) -> list[str]:
+        ecs = self.clients.client("ecs", env)
+        arns: list[str] = []
+        with translated("ecs", "ListTaskDefinitions"):
+            for page in ecs.get_paginator("list_task_definitions").paginate(
+                    familyPrefix=family, status="ACTIVE", sort="DESC"):
+                arns.extend(a for a in page.get("taskDefinitionArns", [])
+                            if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family)
+        return arns
+
+    def describe(self, env: Environment, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]]:
+        """Cached by ARN in the reader (revisions are immutable)."""
+        return self.reader.task_definition(env, arn)
+
+    def register(self, env: Environment, task_definition: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
+        """Register one revision (paced by the shared bucket); returns the new taskDefinition."""
+        body = dict(task_definition)
+        own = [{"key": k, "value": v} for k, v in tags.items()]
+        existing = [t for t in body.pop("tags", None) or [] if t.get("key") not in tags]
+        self.bucket.acquire()
+        ecs = self.clients.client("ecs", env)
+        with translated("ecs", "RegisterTaskDefinition"):
+            resp = ecs.register_task_definition(**body, tags=existing + own)
+        td = resp["taskDefinition"]
+        self.reader.cache.put(td["taskDefinitionArn"], td, tuple(resp.get("tags") or existing + own))
+        return td
+
+    def deregister(self, env: Environment, arn: str) -> None:
+        ecs = self.clients.client("ecs", env)
+        with translated("ecs", "DeregisterTaskDefinition"):
+            ecs.deregister_task_definition(taskDefinition=arn)

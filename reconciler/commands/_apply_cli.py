@@ -1,0 +1,79 @@
+"""Helpers shared by `sync` and `rollback`: durations, the repo's commit, wiring the Applier."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """`1800`, `90s`, `30m`, `1h30m` -> seconds. Raises ValueError."""
+    match = _DURATION.match(text or "")
+    if not text or not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 1h)")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def repo_commit(path: str) -> str | None:
+    """HEAD of the manifest checkout, when it is a git repository (read-only)."""
+    try:
+        out = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", sha) else None
+
+
+def poll_interval_default() -> float:
+    return float(os.environ.get("RECONCILER_POLL_INTERVAL", "5"))
+
+
+def print_progress(key: str, line: str) -> None:
+    print(f"  {key}: {line}", flush=True)
+
+
+def make_applier(reader: Any, sink: Any, *, max_parallel: int, poll_interval: float, quiet: bool) -> Any:
+    from reconciler.apply import Applier
+    from reconciler.commands._common import instance_name
+
+    return Applier(reader.clients, reader, instance_name(), sink, max_parallel=max_parallel,
+                   poll_interval=poll_interval, on_progress=None if quiet else print_progress)
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def repo_exists(path: str) -> bool:
+    return Path(path).is_dir()
+
+
+def prepare(args: Any) -> tuple[Any, float] | int:
+    """Shared start of `sync` and `rollback`: logging, --timeout, loading the repo.
+
+    Returns (desired state, timeout seconds), or an exit code when the input is unusable.
+    """
+    from reconciler.commands._common import fail, load_desired
+    from reconciler.log import configure
+    from reconciler.manifests import ManifestError
+
+    configure(level="warning")
+    try:
+        timeout = parse_duration(args.timeout)
+    except ValueError as exc:
+        return fail(str(exc))
+    if not repo_exists(args.repo):
+        return fail(f"no such directory: {args.repo}")
+    try:
+        desired = load_desired(args)
+    except ManifestError as exc:
+        return fail(str(exc))
+    if args.env and args.env not in desired.environments:
+        return fail(f"no environment {args.env!r} in {args.repo}")
+    return desired, timeout

@@ -1,0 +1,115 @@
+"""`reconciler sync` of CODE_DEPLOY services end to end: canary, alarm rollback, attach after a kill."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from test_sync_helpers import by_key, copy_examples, describe, image_of, popen_cli, run_cli, set_image, sync_json
+
+pytestmark = pytest.mark.e2e
+
+
+def _read_until(proc, needle: str) -> list[str]:
+    """Read the child's stdout line by line until `needle` shows up (or it exits)."""
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} never printed: {''.join(lines)} {proc.stderr.read()}")
+
+
+def _start_then_kill(sandbox, *args: str, until: str) -> None:
+    """Run a sync and kill it (SIGKILL) as soon as it printed `until`: a crash mid-deployment."""
+    proc = popen_cli(sandbox, "sync", *args)
+    try:
+        _read_until(proc, until)
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_blue_green_canary_goes_through_codedeploy(sandbox, tmp_path):
+    repo = copy_examples(tmp_path)
+    set_image(repo, "production", "api", "2.1.0")
+    result = run_cli(sandbox, "sync", "--repo", str(repo), "--env", "production", "--service", "api")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "started CodeDeploy deployment" in result.stdout
+    assert "Green 10%" in result.stdout  # the canary step was reported
+    assert "production/api: update succeeded" in result.stdout
+    cd = sandbox.client("codedeploy")
+    config = cd.get_deployment_config(deploymentConfigName="api-canary-10-percent-1-minute")["deploymentConfigInfo"]
+    assert config["trafficRoutingConfig"]["timeBasedCanary"] == {"canaryPercentage": 10, "canaryInterval": 1}
+    [dep_id] = cd.list_deployments(applicationName="api", deploymentGroupName="api-production",
+                                   includeOnlyStatuses=["Succeeded"])["deployments"]
+    info = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]
+    assert info["deploymentConfigName"] == "api-canary-10-percent-1-minute"
+    svc = describe(sandbox, "production", "api")
+    assert image_of(sandbox, svc["taskDefinition"]).endswith("api:2.1.0")
+    assert sync_json(sandbox, repo, "--env", "production", "--service", "api")[1]["services"] == []
+
+
+def test_alarm_rolls_the_canary_back(sandbox_factory, tmp_path):
+    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=30.0)  # the 1-minute canary bake lasts 2 s
+    repo = copy_examples(tmp_path)
+    before = describe(sandbox, "production", "api")["taskDefinition"]
+    set_image(repo, "production", "api", "2.1.0")
+    proc = popen_cli(sandbox, "sync", "--repo", str(repo), "--env", "production", "--service", "api")
+    try:
+        _read_until(proc, "Green 10%")
+        assert sandbox.fire_alarm("api-production-5xx")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, out + err
+    assert "production/api: update rolled_back" in out
+    assert "FAILED: production/api" in out
+    assert describe(sandbox, "production", "api")["taskDefinition"] == before
+
+
+def test_sync_killed_mid_deployment_attaches_to_it_on_restart(sandbox_factory, tmp_path):
+    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=20.0)
+    repo = copy_examples(tmp_path)
+    set_image(repo, "production", "web", "1.5.0")
+    _start_then_kill(sandbox, "--repo", str(repo), "--env", "production", "--service", "web",
+                     until="production/web: running")
+    svc = describe(sandbox, "production", "web")
+    [primary] = [d for d in svc["deployments"] if d["status"] == "PRIMARY"]
+    assert primary["rolloutState"] == "IN_PROGRESS"
+    ecs = sandbox.client("ecs")
+    revisions_before = ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"]
+
+    code, data = sync_json(sandbox, repo, "--env", "production", "--service", "web")
+    assert code == 0, data
+    web = by_key(data)["production/web"]
+    assert web["action"] == "follow" and web["status"] == "succeeded"
+    assert web["deploymentId"] == primary["id"]  # the same deployment, not a second one
+    after = describe(sandbox, "production", "web")
+    assert [d["id"] for d in after["deployments"]] == [primary["id"]]
+    assert ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"] == revisions_before
+
+
+def test_restart_during_codedeploy_follows_the_active_deployment(sandbox_factory, tmp_path):
+    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=30.0)
+    repo = copy_examples(tmp_path)
+    set_image(repo, "production", "api", "2.1.0")
+    _start_then_kill(sandbox, "--repo", str(repo), "--env", "production", "--service", "api",
+                     until="started CodeDeploy deployment")
+    cd = sandbox.client("codedeploy")
+    [active] = cd.list_deployments(applicationName="api", deploymentGroupName="api-production",
+                                   includeOnlyStatuses=["Created", "Queued", "InProgress", "Ready"])["deployments"]
+    result = run_cli(sandbox, "sync", "--repo", str(repo), "--env", "production", "--service", "api",
+                     "--output", "json")
+    data = json.loads(result.stdout)
+    assert result.returncode == 0, data
+    assert by_key(data)["production/api"]["deploymentId"] == active
+    assert by_key(data)["production/api"]["status"] == "succeeded"
+    assert len(cd.list_deployments(applicationName="api", deploymentGroupName="api-production")["deployments"]) == 1

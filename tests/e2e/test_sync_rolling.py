@@ -1,0 +1,133 @@
+"""`reconciler sync` end to end: create, roll out, no-op, failure with rollback, prune, throttling."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_sync_helpers import (by_key, copy_examples, describe, image_of, revisions, run_cli, set_image,
+                               sync_json)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return copy_examples(tmp_path)
+
+
+def test_first_sync_creates_then_second_sync_changes_nothing(sandbox, repo):
+    code, data = sync_json(sandbox, repo)
+    assert code == 0, [s["message"] for s in data["services"]]
+    results = by_key(data)
+    assert results["staging/web"]["action"] == "create" and results["staging/web"]["status"] == "succeeded"
+    assert results["staging/api"]["action"] == "create" and results["staging/api"]["status"] == "succeeded"
+    assert results["production/web"]["status"] == "succeeded"
+    web = describe(sandbox, "staging", "web")
+    tags = {t["key"]: t["value"] for t in web["tags"]}
+    assert tags["ecs-reconciler:managed-by"] == "ecs-reconciler"
+    assert tags["ecs-reconciler:environment"] == "staging"
+    primary = [d for d in web["deployments"] if d["status"] == "PRIMARY"][0]
+    assert primary["rolloutState"] == "COMPLETED" and primary["runningCount"] == 2
+    before = {f: revisions(sandbox, f) for f in ("web-staging", "api-staging", "web-production", "api-production")}
+    deployments_before = {s: [d["id"] for d in describe(sandbox, c, s)["deployments"]]
+                          for c, s in (("staging", "web"), ("production", "web"))}
+
+    code, data = sync_json(sandbox, repo)
+    assert code == 0, [s["message"] for s in data["services"]]
+    assert data["services"] == [] and data["ok"] is True
+    assert sorted(data["inSync"]) == ["production/api", "production/web", "staging/api", "staging/web"]
+    assert {f: revisions(sandbox, f) for f in before} == before  # zero new revisions
+    assert {s: [d["id"] for d in describe(sandbox, c, s)["deployments"]]
+            for c, s in (("staging", "web"), ("production", "web"))} == deployments_before
+
+
+def test_changed_image_tag_rolls_out_and_completes(sandbox, repo):
+    assert sync_json(sandbox, repo, "--env", "staging")[0] == 0
+    set_image(repo, "staging", "web", "1.5.0")
+    result = run_cli(sandbox, "sync", "--repo", str(repo), "--env", "staging")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "staging/web: update succeeded" in result.stdout
+    assert "running 2/2, failed 0" in result.stdout  # progress lines
+    web = describe(sandbox, "staging", "web")
+    assert image_of(sandbox, web["taskDefinition"]).endswith("web:1.5.0")
+    [primary] = [d for d in web["deployments"] if d["status"] == "PRIMARY"]
+    assert primary["rolloutState"] == "COMPLETED" and primary["taskDefinition"] == web["taskDefinition"]
+    assert len(revisions(sandbox, "web-staging")) == 2
+
+
+def test_missing_image_fails_rolls_back_and_names_the_reason(sandbox, repo):
+    assert sync_json(sandbox, repo, "--env", "staging")[0] == 0
+    good = describe(sandbox, "staging", "web")["taskDefinition"]
+    set_image(repo, "staging", "web", "9.9.9-missing")
+    code, data = sync_json(sandbox, repo, "--env", "staging")
+    assert code == 1
+    assert data["failed"] == ["staging/web"]
+    web = by_key(data)["staging/web"]
+    assert web["status"] == "rolled_back" and web["rolledBack"] is True
+    assert any("CannotPullContainerError" in r for r in web["stoppedReasons"]), web
+    assert describe(sandbox, "staging", "web")["taskDefinition"] == good  # ECS is back on the old revision
+    assert any(e["kind"] == "sync_rolled_back" for e in data["events"])
+
+    text = run_cli(sandbox, "sync", "--repo", str(repo), "--env", "staging")
+    assert text.returncode == 1
+    assert "CannotPullContainerError" in text.stdout and "FAILED: staging/web" in text.stdout
+
+
+def test_one_failing_service_does_not_stop_the_others(sandbox, repo):
+    set_image(repo, "staging", "web", "9.9.9-missing")
+    code, data = sync_json(sandbox, repo, "--env", "staging")
+    assert code == 1
+    assert data["failed"] == ["staging/web"]
+    assert by_key(data)["staging/api"]["status"] == "succeeded"
+
+
+def test_dry_run_changes_nothing(sandbox, repo):
+    code, data = sync_json(sandbox, repo, "--env", "staging", "--dry-run")
+    assert code == 0
+    assert by_key(data)["staging/web"]["status"] == "skipped"
+    assert "would create" in by_key(data)["staging/web"]["message"]
+    assert describe(sandbox, "staging", "web") is None
+    assert revisions(sandbox, "web-staging") == []
+
+
+def _set_prune(repo: Path, env: str, on: bool) -> None:
+    path = repo / "environments" / env / "environment.yaml"
+    text = path.read_text()
+    new = text.replace("prune: false", f"prune: {'true' if on else 'false'}")
+    if "prune:" not in text:
+        new = text + f"\nsyncPolicy:\n  prune: {'true' if on else 'false'}\n"
+    path.write_text(new)
+
+
+def test_prune_off_leaves_removed_service_and_prune_on_deletes_only_owned(sandbox, repo):
+    import shutil
+
+    assert sync_json(sandbox, repo, "--env", "staging")[0] == 0
+    shutil.rmtree(repo / "environments" / "staging" / "web")
+    _set_prune(repo, "staging", False)
+    code, data = sync_json(sandbox, repo, "--env", "staging")
+    assert code == 0, [s["message"] for s in data["services"]]
+    assert [r["service"] for r in data["reported"] if r["action"] == "orphan"] == ["web"]
+    assert describe(sandbox, "staging", "web") is not None
+
+    _set_prune(repo, "staging", True)
+    code, data = sync_json(sandbox, repo, "--env", "staging")
+    assert code == 0, [s["message"] for s in data["services"]]
+    assert by_key(data)["staging/web"]["action"] == "prune"
+    assert by_key(data)["staging/web"]["status"] == "succeeded"
+    assert describe(sandbox, "staging", "web") is None
+    assert describe(sandbox, "staging", "legacy-worker") is not None  # unowned: never touched
+
+
+def test_throttled_api_still_converges(sandbox_factory, tmp_path):
+    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, throttling=True)
+    repo = copy_examples(tmp_path)
+    for action in ("RegisterTaskDefinition", "CreateService", "DescribeServices", "CreateDeployment"):
+        sandbox.throttle(action, 1)
+    code, data = sync_json(sandbox, repo, "--env", "staging")
+    assert code == 0, [s["message"] for s in data["services"]]
+    assert [(r["service"], r["status"]) for r in data["services"]] == [("api", "succeeded"), ("web", "succeeded")]
+    assert sync_json(sandbox, repo, "--env", "staging")[1]["services"] == []
