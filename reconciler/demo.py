@@ -37,7 +37,15 @@ def main() -> int:
             return 1
         banner("2. Plan: how git differs from what runs in the sandbox")
         reconciler(env, "plan", "--repo", repo)
-        banner("3. Done")
+        banner("3. Sync: create staging, roll production forward (rolling and CodeDeploy canary)")
+        env["RECONCILER_POLL_INTERVAL"] = "0.5"
+        if reconciler(env, "sync", "--repo", repo) != 0:
+            return 1
+        banner("4. Sync again: nothing to do, no new task definition revision")
+        if reconciler(env, "sync", "--repo", repo) != 0:
+            return 1
+        banner("5. Plan after sync: everything in sync")
+        return 0 if reconciler(env, "plan", "--repo", repo) == 0 else 1
     return 0
 
 
