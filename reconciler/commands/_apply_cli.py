@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
@@ -50,30 +49,20 @@ def warn(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def repo_exists(path: str) -> bool:
-    return Path(path).is_dir()
-
-
 def prepare(args: Any) -> tuple[Any, float] | int:
     """Shared start of `sync` and `rollback`: logging, --timeout, loading the repo.
 
     Returns (desired state, timeout seconds), or an exit code when the input is unusable.
     """
-    from reconciler.commands._common import fail, load_desired
+    from reconciler.commands._common import fail, load_desired_or_fail
     from reconciler.log import configure
-    from reconciler.manifests import ManifestError
 
     configure(level="warning")
     try:
         timeout = parse_duration(args.timeout)
     except ValueError as exc:
         return fail(str(exc))
-    if not repo_exists(args.repo):
-        return fail(f"no such directory: {args.repo}")
-    try:
-        desired = load_desired(args)
-    except ManifestError as exc:
-        return fail(str(exc))
-    if args.env and args.env not in desired.environments:
-        return fail(f"no environment {args.env!r} in {args.repo}")
+    desired = load_desired_or_fail(args)
+    if isinstance(desired, int):
+        return desired
     return desired, timeout

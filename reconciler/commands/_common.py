@@ -39,6 +39,21 @@ def load_desired(args: argparse.Namespace) -> DesiredState:
     return load_repository(Path(args.repo), env=args.env, service=args.service)
 
 
+def load_desired_or_fail(args: argparse.Namespace) -> DesiredState | int:
+    """Load the repo named by --repo; on a usage problem print it and return exit code 2."""
+    from reconciler.manifests import ManifestError
+
+    if not Path(args.repo).is_dir():
+        return fail(f"no such directory: {args.repo}")
+    try:
+        desired = load_desired(args)
+    except ManifestError as exc:
+        return fail(str(exc))
+    if args.env and args.env not in desired.environments:
+        return fail(f"no environment {args.env!r} in {args.repo}")
+    return desired
+
+
 def wanted_services(desired: DesiredState) -> dict[str, list[str]]:
     wanted: dict[str, list[str]] = {name: [] for name in desired.environments}
     for spec in desired.services:

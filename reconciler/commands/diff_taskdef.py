@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from reconciler.diff import diff_task_definitions, render_json, render_text
+from reconciler.manifests.yamlsource import ParseFailure, parse_text
+
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
 
 
@@ -39,17 +39,14 @@ def register(subparsers: Any) -> None:
 
 
 def _parse(path: str, text: str) -> Any:
-    if path.endswith(".json") or text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    """One parser for every manifest file: the manifest loader's (safe YAML, JSON by suffix or shape)."""
+    is_json = path.endswith(".json") or text.lstrip().startswith(("{", "["))
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+        return parse_text(text, is_json=is_json).data
+    except ParseFailure as failure:
+        where = f" at line {failure.line}" if failure.line else ""
+        detail = failure.reason.split(": ", 1)[-1]  # drop parse_text's own "cannot parse X" prefix
+        raise InputError(f"invalid {'JSON' if is_json else 'YAML'}{where}: {detail}") from None
 
 
 def load_task_definition(path: str) -> Mapping[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._common import (add_output_arg, add_repo_args, aws_reader, fail, instance_name,
-                                         load_desired, use_color, wanted_services)
+from reconciler.commands._common import (add_output_arg, add_repo_args, aws_reader, instance_name,
+                                         load_desired_or_fail, use_color, wanted_services)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,16 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from reconciler.aws.live import read_live_state
     from reconciler.log import configure
-    from reconciler.manifests import ManifestError
     from reconciler.plan import build_plan, render_plan_json, render_plan_text
 
     configure(level="warning")
-    try:
-        desired = load_desired(args)
-    except ManifestError as exc:
-        return fail(str(exc))
-    if args.env and args.env not in desired.environments:
-        return fail(f"no environment {args.env!r} in {args.repo}")
+    desired = load_desired_or_fail(args)
+    if isinstance(desired, int):
+        return desired
     live = read_live_state(aws_reader(), desired.environments, wanted_services(desired),
                            list_owned=not args.service)
     plan = build_plan(desired, live, instance_name())

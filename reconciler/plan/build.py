@@ -5,7 +5,7 @@ from typing import Mapping
 
 from reconciler.diff import diff_service_spec
 from reconciler.model import DesiredState, LiveEnvironment, LiveService, ServiceSpec, SyncPolicy
-from reconciler.plan.model import ServicePlan
+from reconciler.plan.model import Plan, ServicePlan
 
 
 def effective_policy(spec: ServiceSpec | None, env_policy: SyncPolicy) -> SyncPolicy:
@@ -56,9 +56,7 @@ def _plan_orphans(env_name: str, orphans: list[LiveService], declared_count: int
     return plans
 
 
-def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str) -> "Plan":
-    from reconciler.plan.model import Plan
-
+def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str) -> Plan:
     plans: list[ServicePlan] = []
     for key in sorted(desired.broken_services):
         env_name, _, name = key.partition("/")

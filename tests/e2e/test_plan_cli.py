@@ -32,10 +32,19 @@ def by_key(data: dict) -> dict[str, dict]:
     return {f"{s['environment']}/{s['service']}": s for s in data["services"]}
 
 
+def pin_production_api_to_seed(repo: Path) -> None:
+    """Make git match what the seed runs for production/api (api:2.0.0), so it must plan as in-sync."""
+    taskdef = repo / "environments" / "production" / "api" / "taskdef.json"
+    taskdef.write_text(taskdef.read_text().replace("/api:2.0.1", "/api:2.0.0"))
+
+
 def test_plan_of_the_example_world(sandbox, repo):
+    pin_production_api_to_seed(repo)
     result = run_cli(sandbox, "plan", "--repo", str(repo), "--output", "json")
     assert result.returncode == 1, result.stderr
     services = by_key(json.loads(result.stdout))
+    assert services["production/api"]["action"] == "in-sync", services["production/api"]
+    assert services["production/api"]["changes"] == []
     assert services["staging/web"]["action"] == "create"
     assert services["staging/api"]["action"] == "create"
     web = services["production/web"]
@@ -45,11 +54,19 @@ def test_plan_of_the_example_world(sandbox, repo):
     assert "staging/legacy-worker" not in services  # unowned and not in git: none of our business
 
 
-def test_plan_text_output_and_in_sync_service(sandbox, repo):
+def test_plan_text_output_of_a_drifted_service(sandbox, repo):
     result = run_cli(sandbox, "plan", "--repo", str(repo), "--env", "production", "--service", "web")
     assert result.returncode == 1, result.stderr
     assert "production/web: update" in result.stdout
     assert "web:1.4.1" in result.stdout and "web:1.4.2" in result.stdout
+
+
+def test_plan_exits_0_when_everything_selected_is_in_sync(sandbox, repo):
+    pin_production_api_to_seed(repo)
+    result = run_cli(sandbox, "plan", "--repo", str(repo), "--env", "production", "--service", "api")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "production/api: in-sync" in result.stdout
+    assert "plan: 1 in-sync" in result.stdout
 
 
 def test_unowned_same_named_service_is_reported_not_planned(sandbox, repo):

@@ -147,6 +147,10 @@ def test_describe_services_limits_and_tags(sandbox: Sandbox) -> None:
     with pytest.raises(ClientError) as err:
         ecs.describe_services(cluster="production", services=[f"s{i}" for i in range(11)])
     assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+    # reference aws-behaviour.md §2: at most 10 per call, "services can have at most 10 items"
+    assert err.value.response["Error"]["Message"] == "services can have at most 10 items"
+    ten = ecs.describe_services(cluster="production", services=["web", *[f"s{i}" for i in range(9)]])
+    assert [s["serviceName"] for s in ten["services"]] == ["web"] and len(ten["failures"]) == 9
     svc = ecs.describe_services(cluster="production", services=["web"], include=["TAGS"])["services"][0]
     assert {"key": "ecs-reconciler:managed-by", "value": "ecs-reconciler"} in svc["tags"]
     assert "tags" not in ecs.describe_services(cluster="production", services=["web"])["services"][0]

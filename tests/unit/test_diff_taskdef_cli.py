@@ -104,3 +104,32 @@ def test_subprocess_exit_codes() -> None:
     assert equal.returncode == 0, equal.stderr
     missing = subprocess.run([*cmd, "/nonexistent.json", str(LIVE)], capture_output=True, text=True, check=False)
     assert missing.returncode == 2 and missing.stderr.strip() == "/nonexistent.json: cannot read file: No such file or directory"
+
+
+# --- every task definition sample in aws-samples, through the command ---------------------------
+SIL = FIXTURES / "aws-samples" / "sil-ecs-deploy_describe-task-definition_fargate.json"
+
+
+def test_describe_sample_dropped_into_git_equals_itself_live(tmp_path: Path) -> None:
+    """The describe output as the git file, as is and as its bare `taskDefinition` (server fields ignored)."""
+    bare = tmp_path / "taskdef.json"
+    bare.write_text(json.dumps(json.loads(SIL.read_text())["taskDefinition"]))
+    assert main(["diff-taskdef", str(SIL), str(SIL)]) == 0
+    assert main(["diff-taskdef", str(bare), str(SIL)]) == 0
+
+
+def test_describe_sample_real_change_is_caught(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    td = json.loads(SIL.read_text())["taskDefinition"]
+    td["cpu"] = str(int(td["cpu"]) * 2)
+    changed = tmp_path / "taskdef.json"
+    changed.write_text(json.dumps(td))
+    assert main(["diff-taskdef", str(changed), str(SIL), "--output", "json"]) == 1
+    assert [c["path"] for c in json.loads(capsys.readouterr().out)] == ["taskDefinition/cpu"]
+
+
+@pytest.mark.parametrize("name", ["ecspresso_ci_ecs-task-def.json", "ecspresso_td-in-tags.json"])
+def test_template_samples_are_errors_naming_the_file(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = FIXTURES / "aws-samples" / name
+    assert main(["diff-taskdef", str(sample), str(LIVE)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{sample}: unresolved template placeholder") and "Traceback" not in err

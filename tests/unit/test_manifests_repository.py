@@ -469,3 +469,15 @@ def test_all_errors_in_one_run_and_healthy_services_still_load(repo: Path) -> No
     assert any(": cpu: memory 4096 MiB is not valid with cpu 256" in r for r in rendered)
     assert state.broken_services == {"staging/web", "production/api"}
     assert sorted(s.key for s in state.services) == ["production/web", "staging/api"]
+
+
+def test_botocore_checks_service_shapes_too(repo: Path) -> None:
+    """service.yaml is checked against CreateService's input shape, not only the JSON Schema."""
+    svc = repo / "environments/staging/web/service.yaml"
+    replace(svc, "desiredCount: 2", "desiredCount: 2\nplacementStrategy: [{type: spreadd}]")
+    errors = errors_of(load_repository(repo))
+    line = line_of(svc, "placementStrategy")
+    assert [str(e) for e in errors] == [
+        f"environments/staging/web/service.yaml:{line}: placementStrategy[0].type: "
+        "'spreadd' is not one of random, spread, binpack",
+    ]
