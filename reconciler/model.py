@@ -26,6 +26,9 @@ COMMIT_TAG = "ecs-reconciler:commit"
 #: Tag naming the environment a managed service belongs to, so two environments
 #: sharing a cluster never see each other's services as prune candidates.
 ENV_TAG = "ecs-reconciler:environment"
+#: Set by `reconciler rollback` on a service: automated sync of that service
+#: pauses while git still points at this commit.
+PAUSED_TAG = "ecs-reconciler:paused-at-commit"
 #: Every tag the reconciler writes starts with this; such tags are never drift.
 RESERVED_TAG_PREFIX = "ecs-reconciler:"
 DEFAULT_INSTANCE = "ecs-reconciler"

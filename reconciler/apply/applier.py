@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 from reconciler.apply.appspec import AppSpecError
 from reconciler.apply.bluegreen import BlueGreenDeployer
 from reconciler.apply.clock import Clock, SystemClock
-from reconciler.apply.fields import (DEPLOYMENT_FIELDS, PAUSED_TAG, changed_fields, create_params, image_changes,
+from reconciler.apply.fields import (DEPLOYMENT_FIELDS, changed_fields, create_params, image_changes,
                                      is_code_deploy, owner_tags, tag_changes, update_params)
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.reports import FINAL_KINDS, emit, service_report
@@ -29,7 +29,7 @@ from reconciler.aws.live import LiveReader
 from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
-from reconciler.model import OWNER_TAG, Environment, LiveService, ServiceSpec
+from reconciler.model import OWNER_TAG, PAUSED_TAG, Environment, LiveService, ServiceSpec
 from reconciler.plan import Plan, ServicePlan
 
 log = get_logger(__name__)

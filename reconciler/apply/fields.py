@@ -19,8 +19,6 @@ from reconciler.plan import ServicePlan
 DEPLOYMENT_FIELDS = frozenset({"networkConfiguration", "platformVersion", "loadBalancers",
                                "capacityProviderStrategy"})
 DEFAULT_CIRCUIT_BREAKER = {"enable": True, "rollback": True}
-#: Paused-by-rollback marker: value is the commit git declared when the user rolled back.
-PAUSED_TAG = "ecs-reconciler:paused-at-commit"
 
 
 def owner_tags(instance: str, environment: str) -> dict[str, str]:

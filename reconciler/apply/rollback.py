@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from reconciler.apply.fields import PAUSED_TAG
+from reconciler.model import PAUSED_TAG
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import ServiceResult
 from reconciler.apply.rolling import primary_deployment

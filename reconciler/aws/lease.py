@@ -1,0 +1,98 @@
+"""Leader lease in DynamoDB: only the holder applies; a standby takes over on expiry.
+
+Every transition is a conditional write ([ddb-dg] Condition expressions), so two
+replicas can never both believe they won the same term:
+  acquire  PutItem    if absent, expired, or already ours
+  renew    UpdateItem if still ours (extends `expires_at`)
+  release  DeleteItem if still ours (the standby takes over at once)
+Expiry compares wall-clock seconds written by different hosts; the margin that
+absorbs clock skew is the gap between `duration` and the renew interval, and
+the holder stops acting as leader `safety` seconds before its own expiry.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from reconciler.aws.clients import AwsClients
+from reconciler.aws.errors import AwsConflict, translated
+from reconciler.aws.state_table import table_client
+
+LEASE_PK = "lease"
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    holder: str
+    expires_at: float
+
+
+class DynamoLease:
+    def __init__(self, clients: AwsClients, table: str, name: str, holder: str, *, duration: float = 30.0,
+                 region: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.table, self.name, self.holder, self.duration = table, name, holder, duration
+        self._ddb = table_client(clients, region)
+        self._clock = clock
+        self._valid_until = 0.0
+
+    @property
+    def _key(self) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": LEASE_PK}, "sk": {"S": self.name}}
+
+    def held(self, safety: float = 0.0) -> bool:
+        """True while our last successful write still covers now (minus `safety`)."""
+        return self._clock() < self._valid_until - safety
+
+    def acquire(self) -> bool:
+        """Take the lease if it is free, expired or already ours. Raises AwsError on other failures."""
+        now = self._clock()
+        expires = now + self.duration
+        try:
+            with translated("dynamodb", "PutItem"):
+                self._ddb.put_item(
+                    TableName=self.table,
+                    Item={**self._key, "holder": {"S": self.holder}, "expires_at": {"N": repr(expires)},
+                          "acquired_at": {"N": repr(now)}, "ttl": {"N": str(int(expires + 3600))}},
+                    ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR holder = :me",
+                    ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.holder}})
+        except AwsConflict:  # ConditionalCheckFailedException: someone else holds it
+            self._valid_until = 0.0
+            return False
+        self._valid_until = expires
+        return True
+
+    def renew(self) -> bool:
+        now = self._clock()
+        expires = now + self.duration
+        try:
+            with translated("dynamodb", "UpdateItem"):
+                self._ddb.update_item(
+                    TableName=self.table, Key=self._key,
+                    UpdateExpression="SET expires_at = :exp, #ttl = :ttl",
+                    ConditionExpression="holder = :me",
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={":exp": {"N": repr(expires)}, ":me": {"S": self.holder},
+                                               ":ttl": {"N": str(int(expires + 3600))}})
+        except AwsConflict:
+            self._valid_until = 0.0
+            return False
+        self._valid_until = expires
+        return True
+
+    def release(self) -> None:
+        """Give the lease up now, so a standby need not wait for expiry. Never raises for 'not ours'."""
+        self._valid_until = 0.0
+        try:
+            with translated("dynamodb", "DeleteItem"):
+                self._ddb.delete_item(TableName=self.table, Key=self._key, ConditionExpression="holder = :me",
+                                      ExpressionAttributeValues={":me": {"S": self.holder}})
+        except AwsConflict:
+            pass
+
+    def current(self) -> LeaseInfo | None:
+        with translated("dynamodb", "GetItem"):
+            item = self._ddb.get_item(TableName=self.table, Key=self._key, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return LeaseInfo(holder=item["holder"]["S"], expires_at=float(item["expires_at"]["N"]))

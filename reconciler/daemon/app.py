@@ -1,0 +1,138 @@
+"""Wire a Daemon from DaemonConfig: the one place that knows every concrete edge."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reconciler.daemon.config import DaemonConfig
+from reconciler.daemon.http import Endpoints, HttpServer
+from reconciler.daemon.leader import Leadership
+from reconciler.daemon.loop import LoopSettings, Reconciler, RelaySink
+from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.runner import Daemon
+from reconciler.daemon.status import StatusBoard
+from reconciler.daemon.wakeup import Wakeup
+from reconciler.daemon.webhook import WebhookReceiver
+from reconciler.events import NullSink
+from reconciler.log import get_logger, register_secret
+from reconciler.model import DesiredState
+from reconciler.source import GitAuth, GitSource
+
+log = get_logger(__name__)
+
+CONSOLE_NOTIFICATIONS = {"destinations": {"console": {"type": "console"}}, "routes": [{"destinations": ["console"]}]}
+
+
+def git_source(cfg: DaemonConfig) -> GitSource:
+    token = cfg.git_token
+    if not token and cfg.git_token_file:
+        token = Path(cfg.git_token_file).read_text(encoding="utf-8").strip()
+    auth = GitAuth(username=cfg.git_username, token=token or None, ssh_key_file=cfg.git_ssh_key_file,
+                   known_hosts_file=cfg.git_known_hosts_file, codecommit_helper=cfg.git_codecommit_helper)
+    return GitSource(cfg.git_url, Path(cfg.cache_dir), branch=cfg.git_branch, auth=auth, subdir=cfg.git_path,
+                     shallow=cfg.git_shallow, timeout=cfg.git_timeout, commit_url_template=cfg.commit_url_template)
+
+
+def _notifier(cfg: DaemonConfig, leadership: Leadership, metrics: Metrics, table: Any) -> Any:
+    mapping = cfg.notifications or (CONSOLE_NOTIFICATIONS if cfg.notify_console else None)
+    if not mapping:
+        return None
+    from reconciler.notify import build_notifier, load_notify_config
+
+    kwargs: dict[str, Any] = {}
+    if table is not None:
+        from reconciler.aws.state_table import DynamoDedupStore, DynamoThreadStore
+
+        kwargs = {"dedup": DynamoDedupStore(table, cfg.instance), "threads": DynamoThreadStore(table, cfg.instance)}
+    return build_notifier(load_notify_config(mapping), enabled=leadership.is_leader,
+                          on_drop=metrics.notification_dropped, **kwargs)
+
+
+def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
+    from reconciler.apply import Applier
+    from reconciler.aws.clients import AwsClients, AwsSettings
+    from reconciler.aws.live import LiveReader, read_live_state
+    from reconciler.commands._common import wanted_services
+    from reconciler.manifests import load_repository
+
+    for secret in (cfg.git_token, cfg.webhook_gitlab_token, cfg.webhook_github_secret):
+        register_secret(secret)
+    metrics = Metrics()
+    clients = AwsClients(AwsSettings.from_env())
+    clients.counter.add_listener(metrics.aws_call)
+    wakeup = Wakeup()
+    board = StatusBoard(history=cfg.history)
+
+    table = lease = None
+    if cfg.state_table:
+        from reconciler.aws.lease import DynamoLease
+        from reconciler.aws.state_table import StateTable
+
+        table = StateTable(clients, cfg.state_table, region=cfg.state_region)
+        lease = DynamoLease(clients, cfg.state_table, cfg.lease_name or cfg.instance, cfg.holder,
+                            duration=cfg.lease_duration, region=cfg.state_region)
+    leadership = Leadership(lease, cfg.lease_renew_interval)
+    notifier = _notifier(cfg, leadership, metrics, table)
+    sink = RelaySink(notifier if notifier is not None else NullSink())
+
+    reader = LiveReader(clients, cfg.instance)
+
+    def load(root: Path) -> DesiredState:
+        return load_repository(root, env=cfg.environment)
+
+    def read_live(desired: DesiredState) -> Any:
+        return read_live_state(reader, desired.environments, wanted_services(desired))
+
+    applier = Applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
+                      poll_interval=cfg.apply_poll_interval)
+    settings = LoopSettings(instance=cfg.instance, apply_wait=cfg.apply_wait, apply_timeout=cfg.apply_timeout,
+                            backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)
+    daemon_ref: list[Daemon] = []
+    reconciler = Reconciler(git_source(cfg), load, read_live, applier, sink, board, metrics, settings,
+                            is_leader=leadership.is_leader, stopping=lambda: bool(daemon_ref and daemon_ref[0].stopping))
+
+    def on_gain() -> None:
+        reconciler.leadership_gained()
+        wakeup.notify("leader")
+
+    leadership.on_gain = on_gain  # wired after both exist
+
+    consumer = None
+    if cfg.sqs_queue_url:
+        from reconciler.aws.sqs import SqsQueue
+        from reconciler.daemon.sqs_consumer import SqsConsumer
+
+        consumer = SqsConsumer(SqsQueue(clients, cfg.sqs_queue_url, region=cfg.state_region), wakeup, cfg.git_branch,
+                               metrics, repository=cfg.codecommit_repository, wait_seconds=cfg.sqs_wait_seconds,
+                               is_leader=leadership.is_leader)
+    webhooks = WebhookReceiver(wakeup, cfg.git_branch, gitlab_token=cfg.webhook_gitlab_token,
+                               github_secret=cfg.webhook_github_secret)
+
+    def on_cycle(result: Any, started: float) -> None:
+        board.set_daemon(leader=leadership.is_leader())
+        metrics.leader.set(1 if leadership.is_leader() else 0)
+        if consumer is not None and result.ok:
+            consumer.handled(started)
+
+    def close(timeout: float) -> None:
+        if notifier is not None:
+            notifier.close(timeout)
+
+    def extra_status() -> dict[str, Any]:
+        leader = leadership.is_leader()
+        metrics.leader.set(1 if leader else 0)
+        return {"leader": leader, "holder": lease.holder if lease else None, "ready": daemon.ready()[0],
+                "instance": cfg.instance, "branch": cfg.git_branch}
+
+    daemon = Daemon(reconciler, wakeup, leadership, poll_interval=cfg.poll_interval, poll_jitter=cfg.poll_jitter,
+                    drift_interval=cfg.drift_interval, shutdown_timeout=cfg.shutdown_timeout, on_cycle=on_cycle,
+                    close=close)
+    daemon_ref.append(daemon)
+    http = HttpServer(cfg.http_host, cfg.http_port, Endpoints(board, metrics, webhooks, daemon.ready, extra_status))
+    daemon.services = tuple(s for s in (http, consumer) if s is not None)
+    log.info("daemon_configured", git_url=cfg.git_url, branch=cfg.git_branch, instance=cfg.instance,
+             lease=bool(lease), sqs=bool(consumer), webhooks=webhooks.enabled)
+    return daemon, http
+
+
+__all__ = ["build_daemon", "git_source"]

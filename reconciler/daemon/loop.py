@@ -1,0 +1,327 @@
+"""One reconcile cycle: resolve commit → load → read live → plan → apply by policy → record.
+
+Everything outside is injected (git source, loader, live reader, applier, sink,
+clock), so the cycle is unit-tested with fakes and run for real by the daemon.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import structlog
+
+from reconciler.daemon.health import service_health
+from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.policy import Choice, ServiceMemory, backoff_delay, decide, drift_signature
+from reconciler.daemon.status import StatusBoard, SyncRecord
+from reconciler.events import CommitInfo, ReportEvent, ReportSink, ServiceReport
+from reconciler.log import get_logger
+from reconciler.model import DesiredState, Environment, LiveEnvironment
+from reconciler.plan import Plan, ServicePlan, build_plan
+from reconciler.source.git import GitError, Snapshot
+
+log = get_logger(__name__)
+
+SUCCESS = frozenset({"succeeded", "in_progress", "noop"})
+FAILURE = frozenset({"failed", "rolled_back"})
+
+
+class Source(Protocol):
+    last_fetch_seconds: float | None
+
+    def resolve(self, current: Snapshot | None = None) -> Snapshot: ...
+
+
+class ApplierLike(Protocol):
+    def apply(self, plan: Plan, *, commit: CommitInfo | None = ..., wait: bool = ..., timeout: float = ...,
+              should_continue: Callable[[], bool] = ...,
+              environments: Mapping[str, Environment] | None = ...) -> Any: ...
+
+
+Loader = Callable[[Path], DesiredState]
+LiveRead = Callable[[DesiredState], Mapping[str, LiveEnvironment]]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    instance: str = "ecs-reconciler"
+    apply_wait: bool = True
+    apply_timeout: float = 1800.0
+    backoff_base: float = 30.0
+    backoff_max: float = 900.0
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    full: bool                  # live state was read and compared
+    ok: bool                    # git resolved and every environment was readable
+    commit: str | None = None
+    git_moved: bool = False
+    applied: int = 0
+    next_retry_at: float | None = None
+
+
+class RelaySink:
+    """The applier's sink: marks self-heal re-syncs of an already-synced commit with their own
+    dedup key, so the notifier reports them instead of taking them for the first sync."""
+
+    def __init__(self, target: ReportSink) -> None:
+        self.target = target
+        self.self_heal: dict[str, str] = {}
+
+    def emit(self, event: ReportEvent) -> None:
+        keys = {f"{s.environment}/{s.service}" for s in event.services}
+        marks = sorted(self.self_heal[k] for k in keys if k in self.self_heal)
+        if marks:
+            event = replace(event, extra={**event.extra, "action": "self-heal",
+                                          "dedup_key": f"{event.dedup_key}:self-heal:{'/'.join(marks)}"})
+        self.target.emit(event)
+
+
+class Reconciler:
+    def __init__(self, source: Source, load: Loader, read_live: LiveRead, applier: ApplierLike, sink: RelaySink,
+                 board: StatusBoard, metrics: Metrics, settings: LoopSettings, *,
+                 is_leader: Callable[[], bool] = lambda: True, stopping: Callable[[], bool] = lambda: False,
+                 clock: Callable[[], float] = time.time,
+                 planner: Callable[[DesiredState, Mapping[str, LiveEnvironment], str], Plan] = build_plan) -> None:
+        self.planner = planner
+        self.source, self.load, self.read_live, self.applier = source, load, read_live, applier
+        self.sink, self.board, self.metrics, self.settings = sink, board, metrics, settings
+        self.is_leader, self.stopping, self.clock = is_leader, stopping, clock
+        self.snapshot: Snapshot | None = None
+        self.memory: dict[str, ServiceMemory] = {}
+        self._degraded: dict[str, str] = {}
+        self._invalid_reported: str | None = None
+        self._follow_on_next_apply = True
+
+    def leadership_gained(self) -> None:
+        """A new leader follows deployments its predecessor left running."""
+        self._follow_on_next_apply = True
+
+    # -- events ---------------------------------------------------------------------
+    def _emit(self, event: ReportEvent) -> None:
+        if not self.is_leader():
+            return  # the standby observes but never reports (one message per state, not per replica)
+        try:
+            self.sink.target.emit(event)
+        except Exception as exc:  # noqa: BLE001 - reporting never breaks reconciling
+            log.warning("report_sink_failed", kind=event.kind, error=str(exc))
+
+    def _degrade(self, key: str, reason: str, detail: str) -> None:
+        if self._degraded.get(key) != reason:
+            self._degraded[key] = reason
+            log.warning("reconciler_degraded", reason=reason, error=detail)
+            self._emit(ReportEvent(kind="reconciler_degraded", reason=reason, extra={"error": detail},
+                                   commit=self.snapshot.commit if self.snapshot else None))
+        self.board.set_daemon(degraded=dict(self._degraded))
+
+    def _recover(self, key: str) -> None:
+        reason = self._degraded.pop(key, None)
+        if reason is not None:
+            log.info("reconciler_recovered", reason=reason)
+            self._emit(ReportEvent(kind="reconciler_recovered", reason=reason,
+                                   commit=self.snapshot.commit if self.snapshot else None))
+        self.board.set_daemon(degraded=dict(self._degraded))
+
+    # -- the cycle --------------------------------------------------------------------
+    def cycle(self, *, full: bool) -> CycleResult:
+        """Check git; when it moved (or `full`), compare with AWS and apply what policy allows."""
+        started = time.monotonic()
+        kind = "full" if full else "head"
+        try:
+            result = self._cycle(full)
+        except Exception:
+            self.metrics.cycles.labels(kind, "error").inc()
+            raise
+        kind = "full" if result.full else "head"
+        self.metrics.cycle_duration.labels(kind).observe(time.monotonic() - started)
+        self.metrics.cycles.labels(kind, "ok" if result.ok else "error").inc()
+        now = self.clock()
+        self.board.set_daemon(cycles=self.board.daemon["cycles"] + 1, lastCycleAt=_iso(now))
+        if result.ok:
+            self.metrics.last_success.set(now)
+            self.board.set_daemon(lastSuccessfulCycleAt=_iso(now))
+        return result
+
+    def _cycle(self, full: bool) -> CycleResult:
+        previous = self.snapshot
+        try:
+            snapshot = self.source.resolve(previous)
+            self.metrics.git_checks.labels("ok").inc()
+            if snapshot is not previous and self.source.last_fetch_seconds is not None:
+                self.metrics.git_fetch.observe(self.source.last_fetch_seconds)
+            self._recover("git")
+        except GitError as exc:
+            self.metrics.git_checks.labels("error").inc()
+            self._degrade("git", "git unreachable", str(exc))
+            if previous is None or not full:
+                return CycleResult(full=False, ok=False, commit=previous.sha if previous else None)
+            snapshot = previous  # keep checking drift against the last known commit
+        self.snapshot = snapshot
+        git_moved = previous is None or snapshot.sha != previous.sha
+        self.board.set_daemon(commit=_commit_json(snapshot.commit))
+        retry_due = any(m.failed_commit == snapshot.sha and m.retry_at <= self.clock() for m in self.memory.values())
+        if not (full or git_moved or retry_due):
+            return CycleResult(full=False, ok=True, commit=snapshot.sha)
+        with structlog.contextvars.bound_contextvars(commit=snapshot.commit.short):
+            if git_moved:
+                log.info("commit_resolved", title=snapshot.commit.title, author=snapshot.commit.author)
+            return self._reconcile(snapshot, git_moved, git_ok="git" not in self._degraded)
+
+    def _reconcile(self, snapshot: Snapshot, git_moved: bool, git_ok: bool) -> CycleResult:
+        sha = snapshot.sha
+        try:
+            desired = replace(self.load(snapshot.root), commit=sha)
+        except Exception as exc:  # noqa: BLE001 - e.g. the configured path is missing at this commit
+            # Never treated as "git declares nothing": no plan, so nothing can be pruned.
+            self._degrade("manifests", "manifest repository unreadable", str(exc))
+            return CycleResult(full=True, ok=False, commit=sha, git_moved=git_moved)
+        self._recover("manifests")
+        self._report_issues(desired, snapshot.commit)
+        live = self.read_live(desired)
+        aws_ok = True
+        for name, env_live in live.items():
+            if env_live.error:
+                aws_ok = False
+                self._degrade(f"aws:{name}", f"AWS unreadable for environment {name}", env_live.error)
+            else:
+                self._recover(f"aws:{name}")
+        plan = self.planner(desired, live, self.settings.instance)
+        now = self.clock()
+        choices: list[Choice] = []
+        for sp in plan.services:
+            memory = self.memory.setdefault(sp.key, ServiceMemory())
+            if sp.action == "in-sync":
+                memory.synced_commit = sha
+                memory.failed_commit, memory.failures = None, 0
+            choice = decide(sp, memory, sha, now)
+            self._record_plan(sp, choice)
+            if choice is not None:
+                choices.append(choice)
+        self._report_drift(plan, choices, snapshot.commit)
+        applied = 0
+        if self.is_leader() and not self.stopping():
+            applied = self._apply(plan, desired, choices, snapshot.commit)
+        self.board.retain({sp.key for sp in plan.services})
+        self.memory = {k: v for k, v in self.memory.items() if k in {sp.key for sp in plan.services}}
+        self.metrics.set_service_counts(*self.board.counts())
+        retries = [m.retry_at for m in self.memory.values() if m.failed_commit == sha]
+        return CycleResult(full=True, ok=git_ok and aws_ok, commit=sha, git_moved=git_moved, applied=applied,
+                           next_retry_at=min(retries) if retries else None)
+
+    # -- recording ------------------------------------------------------------------------
+    def _record_plan(self, sp: ServicePlan, choice: Choice | None) -> None:
+        if sp.action == "in-sync":
+            sync = "Synced"
+        elif sp.action in ("invalid", "unknown"):
+            sync = "Unknown"
+        else:
+            sync = "OutOfSync"
+        health = service_health(sp.live.service if sp.live else None) if sp.action != "unknown" else "Unknown"
+        reason = choice.reason if choice else sp.reason
+        with structlog.contextvars.bound_contextvars(service=sp.key):
+            if sp.action not in ("in-sync",):
+                log.info("service_planned", action=sp.action, decision=choice.kind if choice else None, reason=reason)
+        self.board.update(sp.environment, sp.name, sync=sync, health=health, action=sp.action, reason=reason,
+                          drift=sp.drift.paths())
+
+    def _report_issues(self, desired: DesiredState, commit: CommitInfo) -> None:
+        issues = tuple(sorted(str(i) for i in desired.errors))
+        self.board.set_daemon(manifestIssues=list(issues))
+        for key in desired.broken_services:
+            env, _, name = key.partition("/")
+            self.board.update(env, name, last_error="manifest invalid")
+        signature = f"{commit.sha}|{'|'.join(issues)}"
+        if issues and signature != self._invalid_reported:
+            log.warning("manifest_invalid", issues=list(issues))
+            self._emit(ReportEvent(kind="manifest_invalid", commit=commit, issues=issues,
+                                   services=tuple(ServiceReport(environment=k.partition("/")[0],
+                                                                service=k.partition("/")[2])
+                                                  for k in sorted(desired.broken_services))))
+        self._invalid_reported = signature if issues else None
+
+    def _report_drift(self, plan: Plan, choices: list[Choice], commit: CommitInfo) -> None:
+        by_key = {c.plan.key: c for c in choices}
+        for sp in plan.services:
+            memory = self.memory[sp.key]
+            choice = by_key.get(sp.key)
+            if choice is not None and choice.kind in ("self-heal", "report", "paused"):
+                signature = drift_signature(sp)
+                if signature != memory.drift_signature:
+                    memory.drift_signature = signature
+                    action = "self-heal" if choice.kind == "self-heal" else "report-only"
+                    with structlog.contextvars.bound_contextvars(service=sp.key):
+                        log.info("drift_detected", paths=sp.drift.paths(), action=action)
+                    self._emit(ReportEvent(kind="drift_detected", environment=sp.environment, commit=commit,
+                                           services=(ServiceReport(environment=sp.environment, service=sp.name,
+                                                                   changes=sp.drift.changes, action=action,
+                                                                   message=choice.reason),)))
+            elif sp.action == "in-sync" and memory.drift_signature is not None:
+                self._resolve_drift(sp.environment, sp.name, commit, memory)
+
+    def _resolve_drift(self, env: str, name: str, commit: CommitInfo, memory: ServiceMemory) -> None:
+        memory.drift_signature = None
+        with structlog.contextvars.bound_contextvars(service=f"{env}/{name}"):
+            log.info("drift_resolved")
+        self._emit(ReportEvent(kind="drift_resolved", environment=env, commit=commit,
+                               services=(ServiceReport(environment=env, service=name),)))
+
+    # -- applying -----------------------------------------------------------------------
+    def _apply(self, plan: Plan, desired: DesiredState, choices: list[Choice], commit: CommitInfo) -> int:
+        from reconciler.apply import needs_follow  # the daemon's only tie to apply internals
+
+        chosen = {c.plan.key: c for c in choices if c.applies}
+        follow = [sp for sp in plan.services if self._follow_on_next_apply and needs_follow(sp)]
+        self._follow_on_next_apply = False
+        if not chosen and not follow:
+            return 0
+        work = Plan(services=tuple(sp for sp in plan.services if sp.key in chosen) + tuple(follow),
+                    issues=plan.issues, commit=commit.sha)
+        self.sink.self_heal = {k: drift_signature(c.plan)[:64] for k, c in chosen.items() if c.kind == "self-heal"}
+        log.info("apply_started", services=sorted(chosen), follow=[sp.key for sp in follow])
+        result = self.applier.apply(work, commit=commit, wait=self.settings.apply_wait,
+                                    timeout=self.settings.apply_timeout,
+                                    should_continue=lambda: self.is_leader() and not self.stopping(),
+                                    environments=desired.environments)
+        now = self.clock()
+        for r in result.services:
+            self._record_result(r, chosen.get(r.key), commit, now)
+        return len(result.services)
+
+    def _record_result(self, r: Any, choice: Choice | None, commit: CommitInfo, now: float) -> None:
+        memory = self.memory.setdefault(r.key, ServiceMemory())
+        action = "self-heal" if choice is not None and choice.kind == "self-heal" else r.action
+        self.metrics.syncs.labels(r.status).inc()
+        self.board.record(r.environment, r.service, SyncRecord(commit=commit.sha, action=action, status=r.status,
+                                                               at=_iso(now), deployment_id=r.deployment_id,
+                                                               message=r.message))
+        with structlog.contextvars.bound_contextvars(service=r.key):
+            log.info("sync_result", action=action, status=r.status, deployment=r.deployment_id, message=r.message)
+        if r.status in SUCCESS:
+            memory.synced_commit = commit.sha
+            memory.failed_commit, memory.failures = None, 0
+            health = "Progressing" if r.status == "in_progress" else "Healthy"
+            self.board.update(r.environment, r.service, sync="Synced", health=health, drift=[],
+                              last_applied_commit=commit.sha, last_error=None, action="in-sync")
+            if memory.drift_signature is not None:
+                self._resolve_drift(r.environment, r.service, commit, memory)
+        elif r.status in FAILURE:
+            memory.synced_commit = commit.sha if choice is not None and choice.kind == "self-heal" else None
+            memory.failures = memory.failures + 1 if memory.failed_commit == commit.sha else 1
+            memory.failed_commit = commit.sha
+            memory.retry_at = now + backoff_delay(memory.failures, self.settings.backoff_base,
+                                                  self.settings.backoff_max)
+            self.board.update(r.environment, r.service, sync="OutOfSync", health="Degraded",
+                              last_error=r.message or r.status)
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _commit_json(commit: CommitInfo) -> dict[str, Any]:
+    return {"sha": commit.sha, "title": commit.title, "author": commit.author, "timestamp": commit.timestamp,
+            "url": commit.url}

@@ -1,0 +1,73 @@
+"""Which planned changes the daemon may apply on its own. Pure.
+
+Argo CD's rules (gitops-reconcilers.md §1), per service:
+- a commit not yet synced (git moved) is applied when `automated` is on;
+- once a commit is synced, a difference is drift: reverted only with `selfHeal`,
+  otherwise reported;
+- a failed commit is retried after an exponential backoff with a cap; a newer
+  commit is applied at once (it supersedes the failed one);
+- a manual rollback tag (`ecs-reconciler:paused-at-commit`) equal to the current
+  commit pauses automated sync of that service until git moves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from reconciler.model import PAUSED_TAG
+from reconciler.plan import ServicePlan
+
+Kind = Literal["apply", "self-heal", "report", "backoff", "paused"]
+
+
+@dataclass
+class ServiceMemory:
+    """What the daemon remembers about one service between cycles (lost on restart on purpose:
+    a restarted daemon syncs each out-of-sync service once, like Argo's once-per-SHA auto-sync)."""
+
+    synced_commit: str | None = None
+    failed_commit: str | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+    drift_signature: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    plan: ServicePlan
+    kind: Kind
+    reason: str
+
+    @property
+    def applies(self) -> bool:
+        return self.kind in ("apply", "self-heal")
+
+
+def backoff_delay(failures: int, base: float, cap: float) -> float:
+    return min(cap, base * 2 ** max(0, failures - 1))
+
+
+def decide(sp: ServicePlan, memory: ServiceMemory, sha: str, now: float) -> Choice | None:
+    """None when there is nothing to change (in-sync, unowned, invalid, unknown, orphan)."""
+    if not sp.changes_pending:
+        return None
+    policy = sp.policy
+    paused = sp.live.tags.get(PAUSED_TAG) if sp.live is not None else None
+    if paused and paused == sha:
+        return Choice(sp, "paused", f"automated sync paused by a manual rollback at {sha[:8]} until git moves")
+    if memory.failed_commit == sha and now < memory.retry_at:
+        return Choice(sp, "backoff", f"commit {sha[:8]} failed {memory.failures}x; next retry after backoff")
+    git_change = memory.synced_commit != sha
+    if git_change:
+        if policy.automated:
+            return Choice(sp, "apply", f"commit {sha[:8]} not applied yet")
+        return Choice(sp, "report", "git changed; automated sync is off")
+    if policy.automated and policy.self_heal:
+        return Choice(sp, "self-heal", "changed outside git; self-heal is on")
+    return Choice(sp, "report", "changed outside git; self-heal is off" if policy.automated
+                  else "changed outside git; automated sync is off")
+
+
+def drift_signature(sp: ServicePlan) -> str:
+    """Identity of a drift (paths and live values), to report an unchanged drift only once."""
+    return f"{sp.action}|" + "|".join(sorted(f"{c.path}={c.live!r}" for c in sp.drift.changes))

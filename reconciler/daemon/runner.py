@@ -1,0 +1,129 @@
+"""The daemon process: a loop thread woken by triggers, and a clean SIGTERM.
+
+The loop runs in its own thread so that the main thread can always honour
+SIGTERM within ECS's stop timeout: stop taking new work, give the running
+cycle a bounded time, release the lease and leave; deployments already
+started keep running in AWS and are followed by whoever leads next.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+from reconciler.daemon.leader import Leadership
+from reconciler.daemon.loop import CycleResult, Reconciler
+from reconciler.daemon.wakeup import Wakeup
+from reconciler.log import get_logger
+
+log = get_logger(__name__)
+
+FULL_REASONS = frozenset({"leader", "drift"})
+
+
+class Service(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Daemon:
+    def __init__(self, reconciler: Reconciler, wakeup: Wakeup, leadership: Leadership, *,
+                 poll_interval: float = 60.0, poll_jitter: float = 0.1, drift_interval: float = 300.0,
+                 shutdown_timeout: float = 20.0, services: tuple[Service, ...] = (),
+                 on_cycle: Callable[[CycleResult, float], None] = lambda r, started: None,
+                 close: Callable[[float], Any] = lambda timeout: None,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+        self.reconciler, self.wakeup, self.leadership = reconciler, wakeup, leadership
+        self.poll_interval, self.poll_jitter, self.drift_interval = poll_interval, poll_jitter, drift_interval
+        self.shutdown_timeout = shutdown_timeout
+        self.services = services
+        self.on_cycle, self.close = on_cycle, close
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._stop = threading.Event()
+        self._completed_cycle = False
+        self._loop: threading.Thread | None = None
+
+    # -- state -------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def ready(self) -> tuple[bool, str]:
+        if self.stopping:
+            return False, "shutting down"
+        if not self._completed_cycle:
+            return False, "no reconcile cycle completed yet"
+        if not self.leadership.contact_ok:
+            return False, "lease table unreachable"
+        return True, "leader" if self.leadership.is_leader() else "standby"
+
+    def request_stop(self, *_: Any) -> None:
+        """Signal handler: safe to call from any thread, any number of times."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self.wakeup.notify("stop")
+
+    # -- the loop ------------------------------------------------------------------------
+    def _next_poll(self) -> float:
+        return self.clock() + self.poll_interval * (1 + self.poll_jitter * self.rng.random())
+
+    def loop(self) -> None:
+        next_full = self.clock()
+        next_poll = self.clock()
+        next_retry: float | None = None
+        while not self.stopping:
+            due = min(next_poll, next_full, next_retry if next_retry is not None else float("inf"))
+            reasons, _hints = self.wakeup.wait(max(0.0, due - self.clock()))
+            if self.stopping:
+                break
+            now = self.clock()
+            full = now >= next_full or bool(FULL_REASONS.intersection(reasons))
+            started = time.monotonic()
+            try:
+                result = self.reconciler.cycle(full=full)
+            except Exception:  # noqa: BLE001 - one bad cycle must not kill the daemon
+                log.exception("cycle_crashed")
+                result = None
+            if result is not None:
+                if result.full:
+                    next_full = now + self.drift_interval
+                    self._completed_cycle = True
+                next_retry = result.next_retry_at
+                self.on_cycle(result, started)
+            next_poll = self._next_poll()
+
+    # -- process lifetime --------------------------------------------------------------------
+    def run(self) -> int:
+        for service in self.services:
+            service.start()
+        self.leadership.start()
+        self._loop = threading.Thread(target=self.loop, name="reconcile-loop", daemon=True)
+        self._loop.start()
+        while not self._stop.wait(0.5):
+            if not self._loop.is_alive():
+                log.error("loop_exited_unexpectedly")
+                self._stop.set()
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        deadline = time.monotonic() + self.shutdown_timeout
+        log.info("shutdown_started", timeout=self.shutdown_timeout)
+        self.wakeup.notify("stop")
+        if self._loop is not None:
+            # Leave a few seconds for releasing the lease and flushing reports.
+            self._loop.join(timeout=max(0.0, deadline - time.monotonic() - 5.0))
+            if self._loop.is_alive():
+                log.warning("shutdown_leaving_deployments_running",
+                            reason="cycle still waiting on deployments; they continue in AWS")
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception as exc:  # noqa: BLE001 - keep shutting down
+                log.warning("service_stop_failed", error=str(exc))
+        self.leadership.stop(release=True)
+        self.close(max(0.5, min(3.0, deadline - time.monotonic() - 1.0)))
+        log.info("shutdown_complete")
+        return 0

@@ -1,0 +1,70 @@
+"""The webhook endpoint's logic, apart from HTTP: verify, parse, dedup, wake.
+
+Answers fast (the loop does the work later): 202 when the loop was woken, 200
+for events we ignore on purpose (GitLab permanently disables hooks that get
+4xx, chat-and-git-triggers.md §1), 401 only for a wrong secret.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from reconciler.daemon.wakeup import DeliveryLog, Wakeup
+from reconciler.log import get_logger, register_secret
+from reconciler.source.hooks import (detect_provider, parse_github_push, parse_gitlab_push, verify_github_signature,
+                                     verify_gitlab_token)
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+class WebhookReceiver:
+    def __init__(self, wakeup: Wakeup, branch: str, *, gitlab_token: str | None = None,
+                 github_secret: str | None = None, deliveries: DeliveryLog | None = None) -> None:
+        register_secret(gitlab_token)
+        register_secret(github_secret)
+        self._wakeup = wakeup
+        self._branch = branch
+        self._gitlab_token = gitlab_token
+        self._github_secret = github_secret
+        self._deliveries = deliveries or DeliveryLog()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._gitlab_token or self._github_secret)
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
+        provider = detect_provider(headers)
+        if provider == "gitlab" and self._gitlab_token:
+            if not verify_gitlab_token(headers, self._gitlab_token):
+                log.warning("webhook_rejected", provider=provider, reason="bad token")
+                return WebhookResponse(401, {"error": "invalid token"})
+        elif provider == "github" and self._github_secret:
+            if not verify_github_signature(headers, body, self._github_secret):
+                log.warning("webhook_rejected", provider=provider, reason="bad signature")
+                return WebhookResponse(401, {"error": "invalid signature"})
+        else:
+            return WebhookResponse(404, {"error": "no webhook configured for this sender"})
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return WebhookResponse(400, {"error": "body is not JSON"})
+        if not isinstance(payload, dict):
+            return WebhookResponse(400, {"error": "body is not a JSON object"})
+        hint = parse_gitlab_push(headers, payload) if provider == "gitlab" else parse_github_push(headers, payload)
+        if hint is None:
+            return WebhookResponse(200, {"status": "ignored", "reason": "not a push event"})
+        if hint.delivery_id and not self._deliveries.first_time(f"{provider}:{hint.delivery_id}"):
+            log.info("webhook_duplicate", provider=provider, delivery=hint.delivery_id)
+            return WebhookResponse(200, {"status": "duplicate"})
+        if hint.branch != self._branch:
+            return WebhookResponse(200, {"status": "ignored", "reason": f"not branch {self._branch}"})
+        log.info("webhook_push", provider=provider, delivery=hint.delivery_id, commit=hint.after)
+        self._wakeup.notify("webhook", hint)
+        return WebhookResponse(202, {"status": "accepted"})

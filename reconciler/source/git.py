@@ -1,0 +1,223 @@
+"""The manifest repository as seen by the daemon: cheap head checks, immutable snapshots.
+
+Layout of the cache directory (clone once, reuse across cycles and restarts):
+  repo/            a bare-ish working repository with `origin` = the clean URL
+  snapshots/<sha>/ the exported tree of exactly one commit, renamed into place
+                   only once complete, so a half-written tree is never read
+  askpass/         the GIT_ASKPASS helper (no secret inside)
+
+Per cycle: `git ls-remote` the branch (one round trip, like Flux's optimized
+clones), fetch only when the head moved (`--depth=1` where the server allows),
+then export the commit's tree (chat-and-git-triggers.md §4).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import git
+
+from reconciler.events import CommitInfo
+from reconciler.log import get_logger, redact, register_secret
+from reconciler.source.auth import GitAuth, git_environment
+from reconciler.source.urls import commit_url, split_credentials
+
+log = get_logger(__name__)
+
+
+class GitError(Exception):
+    """A git operation failed; the message is already scrubbed of secrets."""
+
+    def __init__(self, operation: str, detail: str) -> None:
+        super().__init__(redact(f"git {operation} failed: {detail}"))
+        self.operation = operation
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One commit's tree on disk. `root` is where the manifests start (the configured sub-path)."""
+
+    commit: CommitInfo
+    root: Path
+
+    @property
+    def sha(self) -> str:
+        return self.commit.sha
+
+
+def _stderr(exc: Exception) -> str:
+    if isinstance(exc, git.GitCommandError):
+        text = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+        text = text.strip().strip("'").strip()
+        return text or f"exit code {exc.status}"
+    return str(exc)
+
+
+class GitSource:
+    """Resolve the branch head of one remote into snapshots. Thread-safe (one git op at a time)."""
+
+    def __init__(self, url: str, cache_dir: Path, *, branch: str = "main", auth: GitAuth | None = None,
+                 subdir: str = "", shallow: bool = True, timeout: float = 60.0,
+                 commit_url_template: str | None = None, keep_snapshots: int = 3,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        clean, user, password = split_credentials(url)
+        if password:
+            # A token pasted into the URL is moved to the askpass helper, never stored.
+            register_secret(password)
+            auth = GitAuth(username=user or "oauth2", token=password,
+                           ssh_key_file=auth.ssh_key_file if auth else None,
+                           known_hosts_file=auth.known_hosts_file if auth else None)
+        self.url = clean
+        self.branch = branch
+        self.auth = auth or GitAuth()
+        self.subdir = subdir.strip("/")
+        self.shallow = shallow
+        self.timeout = timeout
+        self.commit_url_template = commit_url_template
+        self.keep_snapshots = max(2, keep_snapshots)
+        self.cache_dir = Path(cache_dir)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._env = git_environment(self.auth, self.cache_dir / "askpass")
+        self._repo: git.Repo | None = None
+        self.last_fetch_seconds: float | None = None
+
+    # -- plumbing ------------------------------------------------------------------
+    def _git(self, operation: str, *args: Any) -> str:
+        repo = self._ensure_repo()
+        try:
+            out = getattr(repo.git, operation.replace("-", "_"))(
+                *args, env=self._env, kill_after_timeout=self.timeout)
+        except (git.GitCommandError, OSError) as exc:
+            raise GitError(operation, _stderr(exc)) from None
+        return str(out)
+
+    def _ensure_repo(self) -> git.Repo:
+        if self._repo is not None:
+            return self._repo
+        path = self.cache_dir / "repo"
+        try:
+            if (path / ".git").is_dir():
+                repo = git.Repo(path)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                repo = git.Repo.init(path)
+            urls = [r for r in repo.remotes if r.name == "origin"]
+            if not urls:
+                repo.git.remote("add", "origin", self.url)
+            elif repo.git.remote("get-url", "origin") != self.url:
+                repo.git.remote("set-url", "origin", self.url)
+        except (git.GitCommandError, git.InvalidGitRepositoryError, OSError) as exc:
+            raise GitError("init", _stderr(exc)) from None
+        self._repo = repo
+        return repo
+
+    # -- public API --------------------------------------------------------------
+    def remote_head(self) -> str:
+        """The branch head on the remote (`git ls-remote`), without fetching anything."""
+        with self._lock:
+            ref = f"refs/heads/{self.branch}"
+            out = self._git("ls-remote", "origin", ref)
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name.strip() == ref:
+                return sha.strip()
+        raise GitError("ls-remote", f"branch {self.branch!r} not found on the remote")
+
+    def fetch(self) -> str:
+        """Fetch the branch head; returns the fetched sha (which may be newer than ls-remote said)."""
+        with self._lock:
+            start = self._monotonic()
+            refspec = f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
+            try:
+                self._git("fetch", "--no-tags", *(["--depth=1"] if self.shallow else []), "origin", refspec)
+            except GitError as exc:
+                if not self.shallow:
+                    raise
+                # Dumb HTTP and some servers refuse shallow fetches: fall back once, for good.
+                log.info("git_shallow_fetch_refused", error=str(exc))
+                self.shallow = False
+                self._git("fetch", "--no-tags", "origin", refspec)
+            self.last_fetch_seconds = self._monotonic() - start
+            return self._git("rev-parse", "--verify", f"refs/remotes/origin/{self.branch}^{{commit}}").strip()
+
+    def has_commit(self, sha: str) -> bool:
+        with self._lock:
+            try:
+                self._git("cat-file", "-e", f"{sha}^{{commit}}")
+                return True
+            except GitError:
+                return False
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        repo = self._ensure_repo()
+        try:
+            commit = repo.commit(sha)
+            return CommitInfo(
+                sha=commit.hexsha,
+                title=str(commit.summary),
+                author=str(commit.author.name or commit.author.email or ""),
+                timestamp=commit.committed_datetime.isoformat(),
+                url=commit_url(self.url, commit.hexsha, self.commit_url_template),
+            )
+        except (ValueError, git.BadName, git.GitCommandError) as exc:
+            raise GitError("show", _stderr(exc)) from None
+
+    def snapshot(self, sha: str) -> Snapshot:
+        """Export the tree of `sha` once into `snapshots/<sha>` (atomic rename) and return it."""
+        with self._lock:
+            info = self.commit_info(sha)
+            target = self.cache_dir / "snapshots" / info.sha
+            if not target.is_dir():
+                self._export(info.sha, target)
+            self._prune_snapshots(keep=target)
+        root = target / self.subdir if self.subdir else target
+        return Snapshot(commit=info, root=root)
+
+    def resolve(self, current: Snapshot | None = None) -> Snapshot:
+        """The snapshot of the branch head: reuses `current` when the head did not move."""
+        head = self.remote_head()
+        if current is not None and current.sha == head:
+            return current
+        sha = head if self.has_commit(head) else self.fetch()
+        return self.snapshot(sha)
+
+    # -- helpers -----------------------------------------------------------------
+    def _export(self, sha: str, target: Path) -> None:
+        repo = self._ensure_repo()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".tmp-{sha[:12]}-{uuid.uuid4().hex[:8]}"
+        try:
+            with tempfile.TemporaryFile(dir=target.parent) as archive:
+                try:
+                    repo.archive(archive, sha, format="tar")
+                except git.GitCommandError as exc:
+                    raise GitError("archive", _stderr(exc)) from None
+                archive.seek(0)
+                with tarfile.open(fileobj=archive, mode="r:") as tar:
+                    tar.extractall(staging, filter="data")
+            staging.mkdir(exist_ok=True)  # an empty tree still yields a directory
+            try:
+                os.rename(staging, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def _prune_snapshots(self, keep: Path) -> None:
+        snaps = [p for p in (self.cache_dir / "snapshots").iterdir() if p.is_dir() and not p.name.startswith(".")]
+        os.utime(keep)
+        snaps.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in snaps[self.keep_snapshots:]:
+            if old != keep:
+                shutil.rmtree(old, ignore_errors=True)

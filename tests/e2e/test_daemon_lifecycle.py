@@ -1,0 +1,119 @@
+"""`reconciler run` lifecycle: drift and self-heal, leader lease, SIGTERM, git outage, secrets in logs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gitserver import GitHttpServer, ManifestRepo
+from test_daemon_helpers import daemons, git  # noqa: F401 - fixtures
+from test_daemon_helpers import EXAMPLES, LEASE_TABLE, DaemonProcess, create_state_table, set_image, synced
+
+pytestmark = pytest.mark.e2e
+
+
+def desired_count(sandbox, cluster: str, service: str) -> int:
+    return sandbox.client("ecs").describe_services(cluster=cluster, services=[service])["services"][0]["desiredCount"]
+
+
+def test_drift_reported_and_self_healed(sandbox, git, daemons, tmp_path: Path) -> None:
+    server, repo = git
+    d = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), drift_interval="0.5")
+    daemons.append(d.start())
+    d.wait_for(synced("staging/web", "production/web", commit=repo.head()), "first sync")
+    ecs = sandbox.client("ecs")
+    ecs.update_service(cluster="staging", service="web", desiredCount=5)      # staging: selfHeal on
+    ecs.update_service(cluster="production", service="web", desiredCount=5)   # production: selfHeal off
+    doc = d.wait_for(lambda s: d.service(s, "production/web").get("sync") == "OutOfSync",
+                     "production drift reported", deadline=30)
+    assert "service/desiredCount" in d.service(doc, "production/web")["drift"]
+    d.wait_for(lambda s: any(h["action"] == "self-heal" and h["status"] == "succeeded"
+                             for h in d.service(s, "staging/web").get("history", [])), "staging self-healed",
+               deadline=30)
+    assert desired_count(sandbox, "staging", "web") == 2
+    assert desired_count(sandbox, "production", "web") == 5  # reported only
+    drift_lines = [e for e in d.log_events() if e.get("event") == "drift_detected"]
+    assert {e["service"] for e in drift_lines} == {"staging/web", "production/web"}
+    assert len([e for e in drift_lines if e["service"] == "production/web"]) == 1  # not every scan
+    assert all(e.get("commit") == repo.head()[:8] for e in drift_lines)
+
+
+def test_two_daemons_share_a_lease_and_standby_takes_over(sandbox, git, daemons, tmp_path: Path) -> None:
+    server, repo = git
+    create_state_table(sandbox)
+    common = dict(environment="staging", state_table=LEASE_TABLE, lease_duration="3", lease_renew_interval="0.5",
+                  poll_interval="0.3")
+    a = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), **common)
+    daemons.append(a.start())
+    a.wait_for(lambda s: s.get("leader") is True and synced("staging/web", commit=repo.head())(s), "a leads")
+    b = DaemonProcess(tmp_path, "b", sandbox, server.url("manifests"), **common)
+    daemons.append(b.start())
+    b.wait_for(lambda s: s.get("ready") is True and s.get("leader") is False, "b is a ready standby")
+    assert b.get("/readyz")[0] == 200
+    set_image(repo, "staging", "web", "1.5.0")
+    first = repo.commit("web 1.5.0")
+    a.wait_for(synced("staging/web", commit=first), "leader applies")
+    b_doc = b.wait_for(lambda s: (s.get("commit") or {}).get("sha") == first, "standby observed the commit")
+    assert all(not svc["history"] for svc in b_doc["services"].values())  # the standby applied nothing
+    assert not [e for e in b.log_events() if e.get("event") == "sync_result"]
+
+    a.kill()  # no release: b must wait for expiry, then take over
+    set_image(repo, "staging", "web", "1.4.2")
+    second = repo.commit("back to web 1.4.2")
+    doc = b.wait_for(lambda s: s.get("leader") is True and synced("staging/web", commit=second)(s),
+                     "b took over and applied", deadline=45)
+    assert doc["services"]["staging/web"]["history"][0]["commit"] == second
+
+
+def test_sigterm_exits_cleanly_and_releases_the_lease(sandbox, git, daemons, tmp_path: Path) -> None:
+    server, repo = git
+    create_state_table(sandbox)
+    d = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), environment="staging",
+                      state_table=LEASE_TABLE, lease_duration="30", lease_renew_interval="1", shutdown_timeout="10")
+    daemons.append(d.start())
+    d.wait_for(lambda s: s.get("leader") is True and synced("staging/web", commit=repo.head())(s), "leading")
+    code, elapsed = d.terminate(timeout=30)
+    assert code == 0
+    assert elapsed < 10  # within the configured shutdown timeout (ECS default stopTimeout is 30 s)
+    events = [e.get("event") for e in d.log_events()]
+    assert "lease_released" in events and events[-1] == "shutdown_complete"
+    item = sandbox.client("dynamodb").get_item(TableName=LEASE_TABLE, Key={"pk": {"S": "lease"},
+                                                                           "sk": {"S": "ecs-reconciler"}})
+    assert "Item" not in item  # a standby can take over at once
+
+
+def test_git_server_going_away_and_coming_back(sandbox, git, daemons, tmp_path: Path) -> None:
+    server, repo = git
+    d = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), environment="staging", poll_interval="0.2")
+    daemons.append(d.start())
+    d.wait_for(synced("staging/web", commit=repo.head()), "first sync")
+    server.stop()
+    doc = d.wait_for(lambda s: "git" in (s.get("degraded") or {}), "git outage reported")
+    assert d.get("/healthz")[0] == 200
+    set_image(repo, "staging", "web", "1.5.0")
+    new = repo.commit("during the outage", push=True)  # pushed to the bare repo; nobody can fetch it yet
+    server.start()
+    doc = d.wait_for(lambda s: not s.get("degraded") and synced("staging/web", commit=new)(s), "recovered")
+    assert doc["services"]["staging/web"]["lastAppliedCommit"] == new
+    events = [e.get("event") for e in d.log_events()]
+    assert events.count("reconciler_degraded") == 1 and "reconciler_recovered" in events
+
+
+def test_no_secret_in_any_log_line(sandbox, daemons, tmp_path: Path) -> None:
+    token = "glpat-VerySecretGitToken-42"
+    webhook = "hook-secret-xyz-123456"
+    with GitHttpServer(tmp_path / "srv", username="gitlab+deploy-token-1", password=token) as server:
+        repo = ManifestRepo.create(tmp_path / "srv", "manifests.git", tmp_path / "work")
+        repo.copy_tree(EXAMPLES / "environments", "environments").commit("initial")
+        d = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests.git"), environment="staging",
+                          git_username="gitlab+deploy-token-1", git_token=token, webhook_gitlab_token=webhook,
+                          poll_interval="0.3", log_level="debug")
+        daemons.append(d.start())
+        d.wait_for(synced("staging/web", commit=repo.head()), "first sync over authenticated HTTP")
+        assert d.post("/webhook", b"{}", {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": webhook}) == 200
+        server.password = "rotated"  # the token stops working: errors are logged
+        d.wait_for(lambda s: "git" in (s.get("degraded") or {}), "auth failure reported")
+        d.stop()
+    text = d.log_path.read_text()
+    assert "git unreachable" in text
+    assert token not in text and webhook not in text
+    assert all(token not in line for line in d.log_lines())

@@ -1,0 +1,54 @@
+"""deploy-manifests/reconciler: parseable, every IAM action real, every AWS call the code makes allowed."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import botocore.session
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy-manifests" / "reconciler"
+# IAM permissions that are not API operations of the service's model.
+PERMISSION_ONLY = {"iam:PassRole", "codecommit:GitPull"}
+
+
+def policy_actions() -> set[str]:
+    doc = json.loads((DEPLOY / "task-role-policy.json").read_text())
+    actions: set[str] = set()
+    for st in doc["Statement"]:
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        actions.update(acts)
+    return actions
+
+
+def test_every_action_exists_in_botocore() -> None:
+    session = botocore.session.get_session()
+    for action in sorted(policy_actions() - PERMISSION_ONLY):
+        prefix, _, op = action.partition(":")
+        model = session.get_service_model(prefix)
+        assert op in model.operation_names, action
+
+
+def test_every_call_in_the_code_is_allowed() -> None:
+    called = set()
+    for path in (ROOT / "reconciler").rglob("*.py"):
+        if "sandbox" in path.parts:
+            continue
+        called.update(f"{s}:{a}" for s, a in re.findall(r'translated\("([a-z-]+)", "([A-Za-z]+)"\)', path.read_text()))
+    assert called, "no AWS calls found"
+    assert called <= policy_actions(), sorted(called - policy_actions())
+
+
+def test_task_definition_and_service_shape() -> None:
+    td = json.loads((DEPLOY / "task-definition.json").read_text())
+    [container] = td["containerDefinitions"]
+    assert container["readonlyRootFilesystem"] is True and container["user"] != "0"
+    assert container["stopTimeout"] <= 120
+    assert {m["containerPath"] for m in container["mountPoints"]} == {"/var/cache/reconciler", "/tmp"}
+    names = {e["name"] for e in container["environment"]}
+    assert "RECONCILER_GIT_URL" in names and "RECONCILER_GIT_TOKEN" not in names  # secrets come from `secrets`
+    svc = json.loads((DEPLOY / "service.json").read_text())
+    assert svc["desiredCount"] == 2 and svc["taskDefinition"] == td["family"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER 10001" in dockerfile and "HEALTHCHECK" in dockerfile and 'ENTRYPOINT ["reconciler", "run"]' in dockerfile
