@@ -1,0 +1,23 @@
+"""`make demo` is README's first command: it must keep working end to end."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_the_whole_job():
+    env = {**os.environ, "DEMO_SANDBOX_SPEED": "120", "DEMO_WAIT_SECONDS": "120"}
+    result = subprocess.run([sys.executable, "-m", "reconciler.demo"], env=env, capture_output=True, text=True,
+                            timeout=300)
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "valid: 4 service(s) ok" in out
+    assert "production/web: update" in out
+    assert "web:1.4.2 → 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.5.0" in out
+    assert "Drift detected" in out and "Drift resolved" in out
+    assert "daemon stopped on SIGTERM with exit code 0" in out
