@@ -33,6 +33,22 @@ def git_source(cfg: DaemonConfig) -> GitSource:
                      shallow=cfg.git_shallow, timeout=cfg.git_timeout, commit_url_template=cfg.commit_url_template)
 
 
+class NotifyStatsCollector:
+    """Exports the notifier's own counters (delivered, retried, deduplicated, dropped …) at /metrics
+    as `reconciler_notifications_total{outcome}`, read at scrape time."""
+
+    def __init__(self, stats: Any) -> None:
+        self._stats = stats
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily
+
+        family = CounterMetricFamily("reconciler_notifications", "Report notifications by outcome", labels=["outcome"])
+        for outcome, value in sorted(self._stats.snapshot().items()):
+            family.add_metric([outcome], value)
+        yield family
+
+
 def _notifier(cfg: DaemonConfig, leadership: Leadership, metrics: Metrics, table: Any) -> Any:
     mapping = cfg.notifications or (CONSOLE_NOTIFICATIONS if cfg.notify_console else None)
     if not mapping:
@@ -44,8 +60,10 @@ def _notifier(cfg: DaemonConfig, leadership: Leadership, metrics: Metrics, table
         from reconciler.aws.state_table import DynamoDedupStore, DynamoThreadStore
 
         kwargs = {"dedup": DynamoDedupStore(table, cfg.instance), "threads": DynamoThreadStore(table, cfg.instance)}
-    return build_notifier(load_notify_config(mapping), enabled=leadership.is_leader,
-                          on_drop=metrics.notification_dropped, **kwargs)
+    notifier = build_notifier(load_notify_config(mapping), enabled=leadership.is_leader,
+                              on_drop=metrics.notification_dropped, **kwargs)
+    metrics.registry.register(NotifyStatsCollector(notifier.stats))
+    return notifier
 
 
 def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:

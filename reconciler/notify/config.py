@@ -69,6 +69,7 @@ class NotifyConfig:
     max_attempts: int = 4
     backoff_seconds: float = 1.0
     max_backoff_seconds: float = 60.0
+    batch_seconds: float = 2.0   # quiet window merging one commit's per-service sync events (0: off)
 
 
 def _secret(name: str, raw: Mapping[str, Any], attr: str, env: Mapping[str, str]) -> str | None:
@@ -134,4 +135,5 @@ def load_notify_config(mapping: Mapping[str, Any], env: Mapping[str, str] | None
         queue_size=int(queue.get("size", 1000)), max_attempts=int(queue.get("maxAttempts", 4)),
         backoff_seconds=float(queue.get("backoffSeconds", 1.0)),
         max_backoff_seconds=float(queue.get("maxBackoffSeconds", 60.0)),
+        batch_seconds=float(queue.get("batchSeconds", 2.0)),
     )

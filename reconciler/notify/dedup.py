@@ -9,6 +9,7 @@ restart does not re-send everything.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Protocol
 
 from reconciler.events import ReportEvent
@@ -47,9 +48,17 @@ class InMemoryDedupStore:
 
 
 def event_key(event: ReportEvent) -> str:
-    """The dedup key; `extra["dedup_key"]` overrides it (e.g. a self-heal re-sync of the same commit)."""
+    """The dedup key; `extra["dedup_key"]` overrides it (e.g. a self-heal re-sync of the same commit).
+
+    A drift is the same drift whatever commit git is at when it is seen (a commit
+    to another service, or a restart at a newer commit, must not re-report it), so
+    drift keys leave the commit out."""
     override = event.extra.get("dedup_key")
-    return str(override) if override else event.dedup_key
+    if override:
+        return str(override)
+    if event.kind in ("drift_detected", "drift_resolved") and event.commit is not None:
+        return replace(event, commit=None).dedup_key
+    return event.dedup_key
 
 
 def _service_prefixes(event: ReportEvent, kinds: tuple[str, ...]) -> list[str]:

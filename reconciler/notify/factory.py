@@ -64,4 +64,5 @@ def build_notifier(
     }
     retry = RetryPolicy(config.max_attempts, config.backoff_seconds, config.max_backoff_seconds)
     return Notifier(destinations, config.routes, dedup=dedup, enabled=enabled,
-                    queue_size=config.queue_size, retry=retry, on_drop=on_drop)
+                    queue_size=config.queue_size, retry=retry, on_drop=on_drop,
+                    batch_seconds=config.batch_seconds)

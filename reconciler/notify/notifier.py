@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from reconciler.events import ReportEvent
 from reconciler.log import get_logger, redact
+from reconciler.notify.batching import Batch, Batcher, group_of
 from reconciler.notify.config import Route
 from reconciler.notify.dedup import DedupStore, InMemoryDedupStore, event_key, superseded
 from reconciler.notify.destinations import Destination
@@ -22,6 +24,7 @@ from reconciler.notify.routing import route
 
 log = get_logger("reconciler.notify")
 _STOP = object()
+_FLUSH = object()  # send held batches now (flush/close)
 #: on_drop(reason, destination): reason is queue_full | delivery_failed | closed
 DropHook = Callable[[str, str], None]
 
@@ -74,6 +77,8 @@ class Notifier:
         queue_size: int = 1000,
         retry: RetryPolicy = RetryPolicy(),
         on_drop: DropHook | None = None,
+        batch_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._destinations = dict(destinations)
         self._routes = tuple(routes)
@@ -82,6 +87,9 @@ class Notifier:
         self._retry = retry
         self._on_drop = on_drop
         self.stats = Stats()
+        # sync events of one commit wait up to `batch_seconds` of quiet to be sent as one
+        self._batcher = Batcher(batch_seconds)
+        self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
         self._idle = threading.Condition()
         self._pending = 0
@@ -114,7 +122,11 @@ class Notifier:
         self.stats.add("emitted")
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every queued event is handled; True if that happened in time."""
+        """Send held batches now and wait until every queued event is handled; True if in time."""
+        try:
+            self._queue.put_nowait(_FLUSH)
+        except queue.Full:
+            pass  # the worker is busy anyway; batches go out when their window ends
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
@@ -139,18 +151,57 @@ class Notifier:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            assert isinstance(item, ReportEvent)
+            due = self._batcher.next_due()
             try:
-                if self._abort.is_set():
-                    self._drop("closed", "*", item)
-                else:
-                    self._process(item)
-            except Exception as exc:  # the worker must survive anything
-                log.error("notify_worker_error", error_type=type(exc).__name__, kind=item.kind)
-            finally:
+                item = self._queue.get(timeout=None if due is None else max(0.0, due - self._clock()))
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                self._send_batches(everything=True)
+                return
+            if isinstance(item, ReportEvent):
+                self._take(item)
+            self._send_batches(everything=item is _FLUSH)
+
+    def _take(self, event: ReportEvent) -> None:
+        held = False
+        try:
+            if self._abort.is_set():
+                self._drop("closed", "*", event)
+                return
+            group = group_of(event) if self._batcher.enabled else None
+            key = self._admit(event)
+            if key is None:
+                return
+            if group is not None:
+                self._batcher.add(group, event, key, self._clock())
+                held = True  # done when its batch is sent
+            else:
+                self._dispatch(event, [key])
+        except Exception as exc:  # the worker must survive anything
+            log.error("notify_worker_error", error_type=type(exc).__name__, kind=event.kind)
+        finally:
+            if not held:
+                self._done()
+
+    def _send_batches(self, everything: bool = False) -> None:
+        for batch in self._batcher.pop_due(self._clock(), everything):
+            self._send_batch(batch)
+
+    def _send_batch(self, batch: Batch) -> None:
+        event = batch.merged()
+        try:
+            if self._abort.is_set():
+                self._drop("closed", "*", event)
+            else:
+                if batch.count > 1:
+                    log.info("notify_batched", kind=event.kind, environment=event.environment,
+                             events=batch.count, services=len(event.services))
+                self._dispatch(event, batch.keys)
+        except Exception as exc:  # the worker must survive anything
+            log.error("notify_worker_error", error_type=type(exc).__name__, kind=event.kind)
+        finally:
+            for _ in range(batch.count):
                 self._done()
 
     def _admit(self, event: ReportEvent) -> str | None:
@@ -167,17 +218,15 @@ class Notifier:
             log.warning("notify_dedup_unavailable", error_type=type(exc).__name__)
         return key
 
-    def _process(self, event: ReportEvent) -> None:
-        key = self._admit(event)
-        if key is None:
-            return
+    def _dispatch(self, event: ReportEvent, keys: list[str]) -> None:
         targets = route(self._routes, event)
         delivered = [self._deliver(name, ev) for name, ev in targets]
         if targets and not any(delivered):
-            try:  # nobody heard it: let the next cycle report this state again
-                self._dedup.forget(key)
-            except Exception:
-                pass
+            for key in keys:
+                try:  # nobody heard it: let the next cycle report this state again
+                    self._dedup.forget(key)
+                except Exception:
+                    pass
 
     def _deliver(self, name: str, event: ReportEvent) -> bool:
         dest = self._destinations.get(name)
