@@ -26,6 +26,10 @@ COMMIT_TAG = "ecs-reconciler:commit"
 #: Tag naming the environment a managed service belongs to, so two environments
 #: sharing a cluster never see each other's services as prune candidates.
 ENV_TAG = "ecs-reconciler:environment"
+#: Set on a service after a successful sync: hash of the service and task
+#: definition git declared. A restarted daemon compares it with git to tell "git
+#: changed, apply it" from "AWS changed by hand: drift" (selfHeal decides).
+APPLIED_TAG = "ecs-reconciler:applied-spec"
 #: Set by `reconciler rollback` on a service: automated sync of that service
 #: pauses while git still points at this commit.
 PAUSED_TAG = "ecs-reconciler:paused-at-commit"

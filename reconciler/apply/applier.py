@@ -7,15 +7,19 @@ has a deadline; `should_continue()` turning false stops new work from starting
 """
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Callable, Mapping
+
+import structlog
 
 from reconciler.apply.appspec import AppSpecError
 from reconciler.apply.bluegreen import BlueGreenDeployer
 from reconciler.apply.clock import Clock, SystemClock
 from reconciler.apply.fields import (DEPLOYMENT_FIELDS, changed_fields, create_params, image_changes,
                                      is_code_deploy, owner_tags, tag_changes, update_params)
+from reconciler.apply.marker import applied_tags
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.reports import FINAL_KINDS, emit, service_report
 from reconciler.apply.result import ApplyResult, Outcome, ServiceResult
@@ -35,6 +39,16 @@ from reconciler.plan import Plan, ServicePlan
 log = get_logger(__name__)
 
 APPLIED_ACTIONS = frozenset({"update", "create", "prune"})
+#: The running apply's `should_continue`, seen by the waits in its worker threads (which run in
+#: copies of apply's context): when it turns false (SIGTERM, leadership lost) they stop following
+#: and leave the deployment running in AWS, so shutdown never waits on a long deployment.
+_should_continue: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
+    "apply_should_continue", default=lambda: True)
+NOT_STARTED = "not started: superseded, shutting down or no longer the leader"
+
+
+def _keep_waiting() -> bool:
+    return _should_continue.get()()
 
 
 def needs_follow(sp: ServicePlan) -> bool:
@@ -61,8 +75,8 @@ class Applier:
         self.ecs = EcsWriter(clients)
         self.codedeploy = CodeDeploy(clients)
         self.taskdefs = TaskDefinitions(clients, reader, register_bucket)
-        self.rolling = RollingWaiter(self.ecs, self.clock, poll_interval)
-        self.bluegreen = BlueGreenDeployer(self.codedeploy, self.clock, poll_interval)
+        self.rolling = RollingWaiter(self.ecs, self.clock, poll_interval, keep_waiting=_keep_waiting)
+        self.bluegreen = BlueGreenDeployer(self.codedeploy, self.clock, poll_interval, keep_waiting=_keep_waiting)
 
     # -- the plan -------------------------------------------------------------------
     def apply(self, plan: Plan, *, commit: CommitInfo | None = None, wait: bool = True, timeout: float = 1800,
@@ -73,15 +87,28 @@ class Applier:
         envs = dict(environments or plan.environments)
         sha = commit.sha if commit else plan.commit
 
-        def one(sp: ServicePlan) -> ServiceResult:
-            return self._apply_one(sp, envs.get(sp.environment), commit, sha, wait, timeout, dry_run,
-                                   should_continue)
-
         if not work:
             return ApplyResult(())
+        token = _should_continue.set(should_continue)
+        try:
+            context = contextvars.copy_context()
+        finally:
+            _should_continue.reset(token)
+
+        def one(sp: ServicePlan) -> ServiceResult:
+            with structlog.contextvars.bound_contextvars(service=sp.key):
+                return self._apply_one(sp, envs.get(sp.environment), commit, sha, wait, timeout, dry_run,
+                                       should_continue)
+
+        def in_context(sp: ServicePlan) -> ServiceResult:
+            # Workers run in a copy of the caller's context, so structlog's bound contextvars
+            # (the daemon binds `commit`) reach every apply log line; one copy per task, as
+            # a Context cannot be entered by two threads at once.
+            return context.copy().run(one, sp)
+
         with ThreadPoolExecutor(max_workers=min(self.max_parallel, len(work)),
                                 thread_name_prefix="apply") as pool:
-            results = list(pool.map(one, work))
+            results = list(pool.map(in_context, work))
         return ApplyResult(tuple(results))
 
     def _apply_one(self, sp: ServicePlan, env: Environment | None, commit: CommitInfo | None, sha: str | None,
@@ -92,7 +119,7 @@ class Applier:
         if env is None:
             return replace(base, status="failed", message=f"environment {sp.environment!r} is not configured")
         if not should_continue():
-            return replace(base, message="superseded by a newer commit: not started")
+            return replace(base, message=NOT_STARTED)
         limit = timeout
         if sp.spec is not None:
             limit = min(timeout, float(sp.spec.gitops.wait_timeout_seconds))
@@ -109,7 +136,7 @@ class Applier:
             elif action == "create":
                 result = self._create(sp, env, base, sha, wait, deadline, dry_run, progress)
             elif action == "follow":
-                result = self._follow(sp, env, base, deadline, wait, progress)
+                result = self._follow(sp, env, base, sha, deadline, wait, progress)
             else:
                 result = self._update(sp, env, base, sha, wait, deadline, dry_run, progress)
         except (AwsError, AppSpecError) as exc:
@@ -146,21 +173,30 @@ class Applier:
         base = replace(base, task_definition_arn=rev.arn, registered=rev.registered)
         if dry_run:
             return replace(base, message="dry run: would create" + (" (register a revision)" if rev.registered else ""))
-        svc = self.ecs.create_service(env, create_params(spec, str(rev.arn), self.instance))
+        if not _keep_waiting():
+            return replace(base, message=NOT_STARTED)
+        svc = self.ecs.create_service(env, create_params(spec, str(rev.arn), self.instance,
+                                                         extra_tags=applied_tags(spec, sha)))
         primary = primary_deployment(svc)
-        if is_code_deploy(spec, svc) or primary is None:
+        if is_code_deploy(spec, svc):
+            if not wait:
+                return replace(base, status="in_progress", message="created; first task set starting")
+            outcome = self.rolling.wait_task_set(env, sp.name, str(rev.arn), deadline, progress)
+            return _with(base, outcome)
+        if primary is None:
             return replace(base, status="succeeded" if wait else "in_progress", message="created")
         return self._finish_rolling(env, sp.name, base, str(primary["id"]), str(rev.arn), wait, deadline, progress,
                                     created=True)
 
-    def _follow(self, sp: ServicePlan, env: Environment, base: ServiceResult, deadline: float, wait: bool,
-                progress: Progress) -> ServiceResult:
+    def _follow(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, deadline: float,
+                wait: bool, progress: Progress) -> ServiceResult:
         live = _live(sp)
         primary = in_flight(live.service)
         if primary is not None:
             progress(f"following deployment {primary['id']} already in progress")
-            return self._finish_rolling(env, sp.name, base, str(primary["id"]), str(primary.get("taskDefinition")),
-                                        wait, deadline, progress)
+            result = self._finish_rolling(env, sp.name, base, str(primary["id"]), str(primary.get("taskDefinition")),
+                                          wait, deadline, progress)
+            return self._done(env, sp, sha, result)
         bg = sp.spec.gitops.blue_green if sp.spec else None
         if bg is None:
             return replace(base, status="noop", message="a CodeDeploy task set is active; no blue/green settings")
@@ -168,7 +204,8 @@ class Applier:
         if dep is None:
             return replace(base, status="noop", message="in sync")
         progress(f"following CodeDeploy deployment {dep} already in progress")
-        return self._finish_codedeploy(env, sp.name, base, dep, wait, deadline, progress)
+        result = self._finish_codedeploy(env, sp.name, base, dep, wait, deadline, progress)
+        return self._done(env, sp, sha, result)
 
     def _update(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, wait: bool,
                 deadline: float, dry_run: bool, progress: Progress) -> ServiceResult:
@@ -197,13 +234,15 @@ class Applier:
                                 f"update {', '.join(sorted(params))}" if params else "",
                                 "deploy" if deploy_td else "") if w]
             return replace(base, message="dry run: would " + ", ".join(what) if what else "dry run: nothing to do")
+        if not _keep_waiting():  # registering may have queued behind the rate limit: still allowed to act?
+            return replace(base, message=NOT_STARTED)
         self.ecs.tag(env, live.arn, to_tag)
         self.ecs.untag(env, live.arn, to_untag)
         if code_deploy:
             if params:
                 self.ecs.update_service(env, sp.name, params)
             if not deploy_td:
-                return self._done(env, live, replace(base, status="succeeded", message=_summary(params, to_tag)))
+                return self._done(env, sp, sha, replace(base, status="succeeded", message=_summary(params, to_tag)))
             bg = spec.gitops.blue_green
             if bg is None:
                 raise AppSpecError("a CODE_DEPLOY service needs gitops.codeDeploy (application, deploymentGroup)")
@@ -212,25 +251,25 @@ class Applier:
             if dep is None:
                 return replace(base, status="failed", message=how)
             result = self._finish_codedeploy(env, sp.name, base, dep, wait, deadline, progress)
-            return self._done(env, live, result)
+            return self._done(env, sp, sha, result)
         # ECS controller: is a deployment towards this task definition already rolling out?
         fresh = self.ecs.describe_service(env, sp.name) or live.service
         running = in_flight(fresh)
         if running is not None and running.get("taskDefinition") == target_td:
             progress(f"following deployment {running['id']} already in progress")
             result = self._finish_rolling(env, sp.name, base, str(running["id"]), target_td, wait, deadline, progress)
-            return self._done(env, live, result)
+            return self._done(env, sp, sha, result)
         before = (primary_deployment(fresh) or {}).get("id")
         if target_td != str(fresh.get("taskDefinition") or ""):
             params["taskDefinition"] = target_td
         if not params:
-            return self._done(env, live, replace(base, status="succeeded", message=_summary(params, to_tag)))
+            return self._done(env, sp, sha, replace(base, status="succeeded", message=_summary(params, to_tag)))
         svc = self.ecs.update_service(env, sp.name, params)
         primary = primary_deployment(svc) or {}
         if primary.get("id") and (primary.get("id") != before or primary.get("rolloutState") == "IN_PROGRESS"):
             result = self._finish_rolling(env, sp.name, base, str(primary["id"]), target_td, wait, deadline, progress)
-            return self._done(env, live, result)
-        return self._done(env, live, replace(base, status="succeeded", message=_summary(params, to_tag)))
+            return self._done(env, sp, sha, result)
+        return self._done(env, sp, sha, replace(base, status="succeeded", message=_summary(params, to_tag)))
 
     # -- waiting -----------------------------------------------------------------------
     def _finish_rolling(self, env: Environment, name: str, base: ServiceResult, deployment_id: str, target_td: str,
@@ -249,10 +288,22 @@ class Applier:
         outcome = self.bluegreen.wait(env, deployment_id, deadline, progress, cluster=env.cluster, service_name=name)
         return _with(base, outcome)
 
-    def _done(self, env: Environment, live: LiveService, result: ServiceResult) -> ServiceResult:
-        """After a successful sync git and AWS agree again: a manual-rollback pause no longer applies."""
-        if result.status == "succeeded" and PAUSED_TAG in live.tags:
-            self.ecs.untag(env, live.arn, [PAUSED_TAG])
+    def _done(self, env: Environment, sp: ServicePlan, sha: str | None, result: ServiceResult) -> ServiceResult:
+        """After a successful sync git and AWS agree again: record which declaration was applied (so a
+        restarted daemon takes later differences for drift, not for a commit to apply) and lift a
+        manual-rollback pause. Only a finished success counts: a deployment still in progress may yet
+        roll back, and must then be retried, not taken for drift. A failed tag write is logged: the
+        deployment itself succeeded."""
+        live = sp.live
+        if result.status != "succeeded" or live is None or sp.spec is None:
+            return result
+        marks = {k: v for k, v in applied_tags(sp.spec, sha).items() if live.tags.get(k) != v}
+        try:
+            self.ecs.tag(env, live.arn, marks)
+            if PAUSED_TAG in live.tags:
+                self.ecs.untag(env, live.arn, [PAUSED_TAG])
+        except AwsError as exc:
+            log.warning("applied_tag_failed", error=str(exc))
         return result
 
     # -- manual rollback ---------------------------------------------------------------

@@ -8,12 +8,12 @@ DeploymentLimitExceededException means "someone just started one" (never a failu
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from reconciler.apply.appspec import AppSpecError, appspec_content, appspec_task_definition, build_appspec
 from reconciler.apply.clock import Clock
 from reconciler.apply.progress import Progress
-from reconciler.apply.result import Outcome
+from reconciler.apply.result import Outcome, released
 from reconciler.aws.codedeploy import TERMINAL_STATUSES, CodeDeploy
 from reconciler.aws.errors import AwsConflict, AwsError
 from reconciler.log import get_logger
@@ -32,10 +32,12 @@ def traffic_line(weights: Mapping[str, float]) -> str:
 
 
 class BlueGreenDeployer:
-    def __init__(self, codedeploy: CodeDeploy, clock: Clock, poll_interval: float) -> None:
+    def __init__(self, codedeploy: CodeDeploy, clock: Clock, poll_interval: float, *,
+                 keep_waiting: Callable[[], bool] = lambda: True) -> None:
         self.cd = codedeploy
         self.clock = clock
         self.poll_interval = poll_interval
+        self.keep_waiting = keep_waiting
 
     def start_or_follow(self, env: Environment, bg: BlueGreen, service: Mapping[str, Any], td_arn: str,
                         deadline: float, progress: Progress, description: str = "") -> tuple[str | None, str]:
@@ -52,7 +54,7 @@ class BlueGreenDeployer:
                 outcome = self.wait(env, existing, deadline, progress, cluster="", service_name="",
                                     stop_on_deadline=False)
                 if outcome.status == "in_progress":
-                    return None, f"deadline exceeded while {existing} was still running"
+                    return None, f"{outcome.message}: {existing} was still running"
                 continue
             content = appspec_content(build_appspec(service, td_arn, bg))
             self.cd.ensure_config(env, bg.deployment_config, bg.custom_config)
@@ -86,6 +88,8 @@ class BlueGreenDeployer:
                 if not stop_on_deadline:
                     return Outcome("in_progress", deployment_id, "deadline exceeded")
                 return self._stop(env, deployment_id)
+            if not self.keep_waiting():
+                return released(deployment_id)
             self.clock.sleep(self.poll_interval)
 
     @staticmethod

@@ -54,13 +54,14 @@ def is_code_deploy(spec: ServiceSpec | None, live: Mapping[str, Any] | None = No
     return declared == "CODE_DEPLOY" or (declared is None and spec.gitops.strategy == "blue-green")
 
 
-def create_params(spec: ServiceSpec, task_definition_arn: str, instance: str) -> dict[str, Any]:
-    """CreateService input: git's service, the resolved revision, and the ownership tags."""
+def create_params(spec: ServiceSpec, task_definition_arn: str, instance: str, *,
+                  extra_tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """CreateService input: git's service, the resolved revision, the ownership tags (and `extra_tags`)."""
     params = copy.deepcopy(dict(spec.service))
     params.pop("cluster", None)
     params["serviceName"] = spec.name
     params["taskDefinition"] = task_definition_arn
-    tags = {**desired_tags(spec), **owner_tags(instance, spec.environment)}
+    tags = {**desired_tags(spec), **owner_tags(instance, spec.environment), **(extra_tags or {})}
     params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     if spec.gitops.strategy == "blue-green":
         params.setdefault("deploymentController", {"type": "CODE_DEPLOY"})

@@ -70,3 +70,10 @@ class Outcome:
     message: str = ""
     stopped_reasons: tuple[str, ...] = ()
     rolled_back: bool = False
+
+
+def released(deployment_id: str | None) -> Outcome:
+    """A wait given up because this process may no longer act (SIGTERM, leadership lost): the
+    deployment keeps running in AWS and whoever leads next follows it."""
+    return Outcome("in_progress", deployment_id,
+                   "no longer followed here (shutting down or leadership lost); it continues in AWS")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from reconciler.model import PAUSED_TAG
+from reconciler.model import APPLIED_TAG
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import ServiceResult
 from reconciler.apply.rolling import primary_deployment
-from reconciler.model import OWNER_TAG, Environment, ServiceSpec
+from reconciler.model import OWNER_TAG, PAUSED_TAG, Environment, ServiceSpec
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import Applier
@@ -89,6 +89,9 @@ def _finish(applier: "Applier", env: Environment, svc: dict, result: ServiceResu
             bad_revision: str | None, deregister: bool, start: float) -> ServiceResult:
     if result.status in ("succeeded", "in_progress"):
         applier.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
+        if APPLIED_TAG in {t["key"] for t in svc.get("tags") or []}:
+            # Git's declaration is no longer what runs: once the pause lifts, the daemon applies it again.
+            applier.ecs.untag(env, str(svc["serviceArn"]), [APPLIED_TAG])
         if deregister and bad_revision and result.status == "succeeded":
             applier.taskdefs.deregister(env, bad_revision)
             result = replace(result, message=f"{result.message}; deregistered {bad_revision.rsplit('/', 1)[-1]}")

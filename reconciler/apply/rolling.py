@@ -7,11 +7,11 @@ the PRIMARY deployment.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from reconciler.apply.clock import Clock
 from reconciler.apply.progress import Progress
-from reconciler.apply.result import Outcome
+from reconciler.apply.result import Outcome, released
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.model import Environment
 
@@ -77,10 +77,12 @@ def _breaker_rolls_back(service: Mapping[str, Any]) -> bool:
 
 
 class RollingWaiter:
-    def __init__(self, ecs: EcsWriter, clock: Clock, poll_interval: float) -> None:
+    def __init__(self, ecs: EcsWriter, clock: Clock, poll_interval: float, *,
+                 keep_waiting: Callable[[], bool] = lambda: True) -> None:
         self.ecs = ecs
         self.clock = clock
         self.poll_interval = poll_interval
+        self.keep_waiting = keep_waiting
 
     def wait(self, env: Environment, service: str, deployment_id: str, target_td: str, deadline: float,
              progress: Progress) -> Outcome:
@@ -94,6 +96,31 @@ class RollingWaiter:
             if self.clock.now() >= deadline:
                 return self._failed(env, service, deployment_id, target_td,
                                     f"deadline exceeded: deployment {deployment_id} still in progress")
+            if not self.keep_waiting():
+                return released(deployment_id)
+            self.clock.sleep(self.poll_interval)
+
+    def wait_task_set(self, env: Environment, service: str, target_td: str, deadline: float,
+                      progress: Progress) -> Outcome:
+        """A new CODE_DEPLOY service: AWS starts its first (PRIMARY) task set itself, with no deployment
+        to follow; done when that set is STEADY_STATE at its computed count (aws-behaviour.md §3, [bc-ecs]
+        TaskSet.stabilityStatus)."""
+        while True:
+            svc = self.ecs.describe_service(env, service)
+            if svc is None:
+                return Outcome("failed", None, "the service disappeared while its first task set started")
+            primary = next((ts for ts in svc.get("taskSets") or [] if ts.get("status") == "PRIMARY"), None)
+            if primary is not None:
+                want = int(primary.get("computedDesiredCount") or 0)
+                progress(f"task set {primary.get('id')}: running {primary.get('runningCount', 0)}/{want}"
+                         + (f", pending {primary['pendingCount']}" if primary.get("pendingCount") else ""), "counts")
+                if primary.get("stabilityStatus") == "STEADY_STATE" and int(primary.get("runningCount") or 0) >= want:
+                    return Outcome("succeeded", None, f"created; task set {primary.get('id')} steady")
+            if self.clock.now() >= deadline:
+                return self._failed(env, service, "", target_td,
+                                    "deadline exceeded: the first task set did not reach a steady state")
+            if not self.keep_waiting():
+                return released(None)
             self.clock.sleep(self.poll_interval)
 
     def _judge(self, env: Environment, service: str, svc: Mapping[str, Any], deployment_id: str, target_td: str,

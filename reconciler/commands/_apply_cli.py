@@ -1,6 +1,7 @@
 """Helpers shared by `sync` and `rollback`: durations, the repo's commit, wiring the Applier."""
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -27,6 +28,14 @@ def repo_commit(path: str) -> str | None:
         return None
     sha = out.stdout.strip()
     return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", sha) else None
+
+
+def add_deploy_args(p: argparse.ArgumentParser, what: str) -> None:
+    """--wait/--no-wait, --timeout and the hidden --poll-interval, shared by `sync` and `rollback`."""
+    p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                   help=f"wait for {what} to finish (default: wait)")
+    p.add_argument("--timeout", default="30m", help="deadline per service, e.g. 90s, 30m (default 30m)")
+    p.add_argument("--poll-interval", type=float, default=None, help=argparse.SUPPRESS)
 
 
 def poll_interval_default() -> float:

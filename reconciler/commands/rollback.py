@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._apply_cli import make_applier, poll_interval_default, prepare, repo_commit
-from reconciler.commands._common import add_output_arg, aws_reader
+from reconciler.commands._apply_cli import (add_deploy_args, make_applier, poll_interval_default, prepare,
+                                            repo_commit)
+from reconciler.commands._common import add_output_arg, aws_reader, fail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--service", required=True, help="service")
     p.add_argument("--to", dest="to_revision", type=int, help="revision number (default: the previous ACTIVE one)")
     p.add_argument("--deregister", action="store_true", help="deregister the revision rolled back from")
-    p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True, help="wait for the deployment")
-    p.add_argument("--timeout", default="30m", help="deadline, e.g. 90s, 30m (default 30m)")
-    p.add_argument("--poll-interval", type=float, default=None, help=argparse.SUPPRESS)
+    add_deploy_args(p, "the deployment")
     add_output_arg(p)
     p.set_defaults(func=run)
 
@@ -37,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(prepared, int):
         return prepared
     desired, timeout = prepared
-    env = desired.environments[args.env]
+    env = desired.environments.get(args.env)
+    if env is None:
+        return fail(f"environment {args.env!r} is not declared in {args.repo}")
     spec = next((s for s in desired.services if s.environment == args.env and s.name == args.service), None)
     sha = desired.commit or repo_commit(args.repo)
     reader = aws_reader()

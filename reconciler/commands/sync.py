@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from reconciler.commands._apply_cli import make_applier, poll_interval_default, prepare, repo_commit
+from reconciler.commands._apply_cli import add_deploy_args, make_applier, poll_interval_default, prepare, repo_commit
 from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader, instance_name, wanted_services
 
 _REPORTED = ("unowned", "orphan", "invalid", "unknown")
@@ -23,11 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_repo_args(p)
     add_output_arg(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
-    p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
-                   help="wait for deployments to finish (default: wait)")
-    p.add_argument("--timeout", default="30m", help="deadline per service, e.g. 90s, 30m (default 30m)")
+    add_deploy_args(p, "deployments")
     p.add_argument("--max-parallel", type=int, default=8, help="services deployed at once (default 8)")
-    p.add_argument("--poll-interval", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 

@@ -1,9 +1,11 @@
 """Which planned changes the daemon may apply on its own. Pure.
 
 Argo CD's rules (gitops-reconcilers.md §1), per service:
-- a commit not yet synced (git moved) is applied when `automated` is on;
+- a commit not yet synced (git moved) is applied when `automated` is on, unless
+  the service's declaration at that commit was already applied (the applied-spec
+  tag, reconciler.apply.marker): then git brought nothing new for it;
 - once a commit is synced, a difference is drift: reverted only with `selfHeal`,
-  otherwise reported;
+  otherwise reported (also right after a restart);
 - a failed commit is retried after an exponential backoff with a cap; a newer
   commit is applied at once (it supersedes the failed one);
 - a manual rollback tag (`ecs-reconciler:paused-at-commit`) equal to the current
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from reconciler.apply.marker import already_applied
 from reconciler.model import PAUSED_TAG
 from reconciler.plan import ServicePlan
 
@@ -22,8 +25,9 @@ Kind = Literal["apply", "self-heal", "report", "backoff", "paused"]
 
 @dataclass
 class ServiceMemory:
-    """What the daemon remembers about one service between cycles (lost on restart on purpose:
-    a restarted daemon syncs each out-of-sync service once, like Argo's once-per-SHA auto-sync)."""
+    """What the daemon remembers about one service between cycles. Lost on restart: what survives
+    is the applied-spec tag on the service (reconciler.apply.marker), so a restarted daemon still
+    tells drift (declaration already applied) from a change in git (declaration never applied)."""
 
     synced_commit: str | None = None
     failed_commit: str | None = None
@@ -57,7 +61,9 @@ def decide(sp: ServicePlan, memory: ServiceMemory, sha: str, now: float) -> Choi
         return Choice(sp, "paused", f"automated sync paused by a manual rollback at {sha[:8]} until git moves")
     if memory.failed_commit == sha and now < memory.retry_at:
         return Choice(sp, "backoff", f"commit {sha[:8]} failed {memory.failures}x; next retry after backoff")
-    git_change = memory.synced_commit != sha
+    # A service whose current declaration was already applied (the marker tag the applier writes) has
+    # nothing new from git: its differences are drift, also right after a restart that lost `memory`.
+    git_change = memory.synced_commit != sha and not already_applied(sp.spec, sp.live)
     if git_change:
         if policy.automated:
             return Choice(sp, "apply", f"commit {sha[:8]} not applied yet")

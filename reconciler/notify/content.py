@@ -97,6 +97,20 @@ def subject(event: ReportEvent) -> str:
     return escape.one_line(f"{env}{target} — {what}" if target else f"{env}{what}")
 
 
+#: extra key of a commit summary: ids (`env/service`) of the services new in this message;
+#: the parent sums up all services of the commit, the thread details only these
+NEW_SERVICES = "new_services"
+
+
+def thread_services(event: ReportEvent) -> tuple[ServiceReport, ...]:
+    """The services whose details belong in this event's thread."""
+    new = event.extra.get(NEW_SERVICES)
+    if new is None:
+        return event.services
+    wanted = set(new)
+    return tuple(s for s in event.services if f"{s.environment}/{s.service}" in wanted)
+
+
 def is_summary(event: ReportEvent) -> bool:
     """Many services: the parent message summarises, details go to the thread."""
     return len(event.services) > 1

@@ -15,6 +15,7 @@ from typing import Callable, Mapping, Sequence
 
 from reconciler.events import ReportEvent
 from reconciler.log import get_logger, redact
+from reconciler.notify.aggregate import DEFAULT_COMMITS_PER_ENVIRONMENT, CommitAggregates
 from reconciler.notify.batching import Batch, Batcher, group_of
 from reconciler.notify.config import Route
 from reconciler.notify.dedup import DedupStore, InMemoryDedupStore, event_key, superseded
@@ -78,6 +79,7 @@ class Notifier:
         retry: RetryPolicy = RetryPolicy(),
         on_drop: DropHook | None = None,
         batch_seconds: float = 0.0,
+        commits_per_environment: int = DEFAULT_COMMITS_PER_ENVIRONMENT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._destinations = dict(destinations)
@@ -89,6 +91,8 @@ class Notifier:
         self.stats = Stats()
         # sync events of one commit wait up to `batch_seconds` of quiet to be sent as one
         self._batcher = Batcher(batch_seconds)
+        # every batch's event sums up its whole commit so far (a big commit comes in waves)
+        self._aggregates = CommitAggregates(commits_per_environment)
         self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
         self._idle = threading.Condition()
@@ -189,14 +193,15 @@ class Notifier:
             self._send_batch(batch)
 
     def _send_batch(self, batch: Batch) -> None:
-        event = batch.merged()
+        event = batch.first
         try:
+            event = self._aggregates.merge(batch)
             if self._abort.is_set():
                 self._drop("closed", "*", event)
             else:
-                if batch.count > 1:
+                if event is not batch.first:
                     log.info("notify_batched", kind=event.kind, environment=event.environment,
-                             events=batch.count, services=len(event.services))
+                             events=batch.count, new_services=len(batch.services), services=len(event.services))
                 self._dispatch(event, batch.keys)
         except Exception as exc:  # the worker must survive anything
             log.error("notify_worker_error", error_type=type(exc).__name__, kind=event.kind)

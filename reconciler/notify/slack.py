@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.events import ReportEvent
+from reconciler.events import ReportEvent, ServiceReport
 from reconciler.notify import content, escape
 from reconciler.notify.content import SLACK
 
@@ -89,8 +89,7 @@ def render_slack(event: ReportEvent) -> dict[str, Any]:
     return {"text": fallback(event), "blocks": blocks}
 
 
-def _service_blocks(event: ReportEvent, index: int) -> list[Block]:
-    s = event.services[index]
+def _service_blocks(event: ReportEvent, s: ServiceReport) -> list[Block]:
     lines = content.service_lines(event.kind, s, SLACK)
     head = content.service_heading(s, SLACK)
     text = head + ("\n" + escape.join_limited(lines, SECTION_LIMIT - len(head) - 1) if lines else "")
@@ -99,14 +98,15 @@ def _service_blocks(event: ReportEvent, index: int) -> list[Block]:
 
 def render_slack_thread(event: ReportEvent) -> list[dict[str, Any]]:
     """Per-service details for the thread under a summary, packed into few messages
-    (at most THREAD_SERVICES_PER_MESSAGE services and THREAD_CHARS characters each)."""
+    (at most THREAD_SERVICES_PER_MESSAGE services and THREAD_CHARS characters each).
+    A later wave of a commit details only its new services (`content.thread_services`)."""
     if not content.is_summary(event):
         return []
     pages: list[list[Block]] = [[]]
     used = 0
     count = 0
-    for i in range(len(event.services)):
-        section = _service_blocks(event, i)
+    for s in content.thread_services(event):
+        section = _service_blocks(event, s)
         cost = sum(len(b["text"]["text"]) for b in section)
         if count and (count >= THREAD_SERVICES_PER_MESSAGE or used + cost > THREAD_CHARS):
             pages.append([])
@@ -116,6 +116,8 @@ def render_slack_thread(event: ReportEvent) -> list[dict[str, Any]]:
         pages[-1].extend(section)
         used += cost
         count += 1
+    if not count:
+        return []
     return [{"text": escape.truncate(f"{fallback(event)} — details {n + 1}/{len(pages)}", FALLBACK_LIMIT),
              "blocks": blocks} for n, blocks in enumerate(pages)]
 

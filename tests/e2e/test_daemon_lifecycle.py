@@ -1,6 +1,7 @@
 """`reconciler run` lifecycle: drift and self-heal, leader lease, SIGTERM, git outage, secrets in logs."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,32 @@ def test_drift_reported_and_self_healed(sandbox, git, daemons, tmp_path: Path) -
     assert {e["service"] for e in drift_lines} == {"staging/web", "production/web"}
     assert len([e for e in drift_lines if e["service"] == "production/web"]) == 1  # not every scan
     assert all(e.get("commit") == repo.head()[:8] for e in drift_lines)
+
+
+def test_restart_with_self_heal_off_reports_drift_instead_of_reverting(sandbox, git, daemons,
+                                                                       tmp_path: Path) -> None:
+    """A restarted daemon has lost its memory; the applied-spec tag keeps a hand-made change on an
+    already applied declaration a drift (production: selfHeal off), not a commit to apply."""
+    server, repo = git
+    a = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), environment="production",
+                      drift_interval="0.5")
+    daemons.append(a.start())
+    a.wait_for(synced("production/web", commit=repo.head()), "first sync")
+    a.stop()
+    sandbox.client("ecs").update_service(cluster="production", service="web", desiredCount=5)
+    b = DaemonProcess(tmp_path, "b", sandbox, server.url("manifests"), environment="production",
+                      drift_interval="0.5")
+    daemons.append(b.start())
+    doc = b.wait_for(lambda s: s.get("cycles", 0) >= 3 and _production_web_sync(s) == "OutOfSync", "restarted daemon scanned",
+                     deadline=30)
+    assert "service/desiredCount" in doc["services"]["production/web"]["drift"]
+    assert doc["services"]["production/web"]["history"] == []  # nothing applied after the restart
+    assert desired_count(sandbox, "production", "web") == 5
+    assert [e["service"] for e in b.log_events() if e.get("event") == "drift_detected"] == ["production/web"]
+
+
+def _production_web_sync(doc: dict) -> str | None:
+    return ((doc.get("services") or {}).get("production/web") or {}).get("sync")
 
 
 def test_two_daemons_share_a_lease_and_standby_takes_over(sandbox, git, daemons, tmp_path: Path) -> None:
@@ -81,6 +108,42 @@ def test_sigterm_exits_cleanly_and_releases_the_lease(sandbox, git, daemons, tmp
     assert "Item" not in item  # a standby can take over at once
 
 
+def _primary(sandbox, cluster: str, service: str) -> dict:
+    svc = sandbox.client("ecs").describe_services(cluster=cluster, services=[service])["services"][0]
+    return next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
+
+
+def test_sigterm_mid_deployment_leaves_it_running_and_the_next_daemon_follows_it(sandbox_factory, git, daemons,
+                                                                                 tmp_path: Path) -> None:
+    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=6.0)  # a rolling deployment lasts about 5 s
+    server, repo = git
+    common = dict(environment="staging", poll_interval="0.3", shutdown_timeout="10")
+    a = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), **common)
+    daemons.append(a.start())
+    a.wait_for(synced("staging/web", commit=repo.head()), "first sync", deadline=60)
+    set_image(repo, "staging", "web", "1.5.0")
+    repo.commit("web 1.5.0")
+    a.wait_for(lambda _: _primary(sandbox, "staging", "web")["rolloutState"] == "IN_PROGRESS", "deployment started")
+    started = _primary(sandbox, "staging", "web")
+    code, elapsed = a.terminate(timeout=30)
+    assert code == 0 and elapsed < 10  # did not wait for the deployment
+    assert _primary(sandbox, "staging", "web")["id"] == started["id"]  # left running, not stopped or replaced
+    events = a.log_events()
+    assert events[-1].get("event") == "shutdown_complete"
+    results = [e for e in events if e.get("event") == "sync_result" and e.get("service") == "staging/web"]
+    assert results[-1]["status"] == "in_progress" and "continues in AWS" in results[-1]["message"]
+
+    b = DaemonProcess(tmp_path, "b", sandbox, server.url("manifests"), **common)
+    daemons.append(b.start())
+    doc = b.wait_for(lambda s: any(h["status"] == "succeeded" for h in
+                                   b.service(s, "staging/web").get("history", [])), "b followed it", deadline=60)
+    [record] = b.service(doc, "staging/web")["history"]
+    assert record["action"] == "follow" and record["deploymentId"] == started["id"]  # no second deployment
+    assert _primary(sandbox, "staging", "web")["rolloutState"] == "COMPLETED"
+
+
 def test_git_server_going_away_and_coming_back(sandbox, git, daemons, tmp_path: Path) -> None:
     server, repo = git
     d = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), environment="staging", poll_interval="0.2")
@@ -112,7 +175,10 @@ def test_no_secret_in_any_log_line(sandbox, daemons, tmp_path: Path) -> None:
         assert d.post("/webhook", b"{}", {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": webhook}) == 200
         server.password = "rotated"  # the token stops working: errors are logged
         d.wait_for(lambda s: "git" in (s.get("degraded") or {}), "auth failure reported")
+        endpoints = {path: json.dumps(d.get(path)[1]) for path in ("/status", "/metrics", "/readyz")}
         d.stop()
+    assert "git unreachable" in endpoints["/status"]  # the error is there, redacted
+    assert all(token not in body and webhook not in body for body in endpoints.values())
     text = d.log_path.read_text()
     assert "git unreachable" in text
     assert token not in text and webhook not in text

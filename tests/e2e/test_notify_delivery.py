@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 
 from reconciler.notify import InMemoryThreadStore, Notifier, RetryPolicy, Route
 from reconciler.notify.destinations import GenericWebhookDestination, TeamsDestination
-from reconciler.notify.samples import COMMIT, event, many_services
+from reconciler.notify.samples import COMMIT, event, many_services, service
 from reconciler.notify.slack_delivery import SlackApiDestination, SlackWebhookDestination
 
 pytestmark = pytest.mark.e2e
@@ -277,3 +277,34 @@ def test_web_api_429_mid_thread_resumes_without_duplicates(receiver: Receiver) -
     assert bodies[2] == bodies[3]  # only the rate-limited reply was sent again
     assert len(bodies) == 5 and len(set(bodies)) == 4
     assert n.stats.snapshot()["retried"] == 1
+
+
+def test_web_api_commit_in_waves_updates_one_parent_with_the_whole_commit(receiver: Receiver) -> None:
+    """RegisterTaskDefinition pacing delivers a big commit in waves: every wave edits the one parent
+    to sum up ALL services so far, and adds only its own services' details to the thread."""
+    from reconciler.events import ReportEvent
+
+    def wave(names: list[str]) -> list[ReportEvent]:
+        return [ReportEvent(kind=kind, environment="prod", commit=COMMIT, services=(service(n),))
+                for kind in ("sync_started", "sync_succeeded") for n in names]
+
+    dest = SlackApiDestination("bot", TOKEN, "C0CHANNEL", InMemoryThreadStore(), base_url=receiver.url("/api/"))
+    n = notifier(dest, batch_seconds=3600.0, clock=lambda: 0.0)  # frozen clock: flush ends each wave
+    first, second = [f"svc-{i:02d}" for i in range(20)], [f"svc-{i:02d}" for i in range(20, 30)]
+    for ev in wave(first):
+        n.emit(ev)
+    assert n.flush(10)
+    seen = len(receiver.requests)
+    for ev in wave(second):
+        n.emit(ev)
+    assert n.close(10)
+
+    later = [(r.path, r.json()) for r in receiver.requests[seen:]]
+    early = [(r.path, r.json().get("thread_ts")) for r in receiver.requests[:seen]]
+    assert early == [("/api/chat.postMessage", None)] + [("/api/chat.postMessage", "1700000000.000001")] * 2
+    assert later[0][0] == "/api/chat.update" and later[0][1]["ts"] == "1700000000.000001"
+    assert later[0][1]["text"].startswith(":white_check_mark: [prod] 30 services — Synced")
+    assert "30 succeeded" in json.dumps(later[0][1]["blocks"])
+    replies = json.dumps([body for path, body in later[1:] if body.get("thread_ts") == "1700000000.000001"])
+    assert all(f"*{name}*" in replies for name in second)
+    assert not any(f"*{name}*" in replies for name in first)  # wave 1's details are not repeated

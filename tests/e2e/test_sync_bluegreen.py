@@ -71,14 +71,21 @@ def test_alarm_rolls_the_canary_back(sandbox_factory, tmp_path):
     assert describe(sandbox, "production", "api")["taskDefinition"] == before
 
 
-def test_sync_killed_mid_deployment_attaches_to_it_on_restart(sandbox_factory, tmp_path):
+def _killed_mid_deployment(sandbox_factory, tmp_path: Path, service: str, tag: str, *, speed: float,
+                           until: str) -> tuple:
+    """A sandbox where `sync` of production/<service> at <tag> was killed as soon as it printed `until`."""
     from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
 
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=20.0)
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=speed)
     repo = copy_examples(tmp_path)
-    set_image(repo, "production", "web", "1.5.0")
-    _start_then_kill(sandbox, "--repo", str(repo), "--env", "production", "--service", "web",
-                     until="production/web: running")
+    set_image(repo, "production", service, tag)
+    _start_then_kill(sandbox, "--repo", str(repo), "--env", "production", "--service", service, until=until)
+    return sandbox, repo
+
+
+def test_sync_killed_mid_deployment_attaches_to_it_on_restart(sandbox_factory, tmp_path):
+    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "web", "1.5.0", speed=20.0,
+                                           until="production/web: running")
     svc = describe(sandbox, "production", "web")
     [primary] = [d for d in svc["deployments"] if d["status"] == "PRIMARY"]
     assert primary["rolloutState"] == "IN_PROGRESS"
@@ -96,13 +103,8 @@ def test_sync_killed_mid_deployment_attaches_to_it_on_restart(sandbox_factory, t
 
 
 def test_restart_during_codedeploy_follows_the_active_deployment(sandbox_factory, tmp_path):
-    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
-
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=30.0)
-    repo = copy_examples(tmp_path)
-    set_image(repo, "production", "api", "2.1.0")
-    _start_then_kill(sandbox, "--repo", str(repo), "--env", "production", "--service", "api",
-                     until="started CodeDeploy deployment")
+    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "api", "2.1.0", speed=30.0,
+                                           until="started CodeDeploy deployment")
     cd = sandbox.client("codedeploy")
     [active] = cd.list_deployments(applicationName="api", deploymentGroupName="api-production",
                                    includeOnlyStatuses=["Created", "Queued", "InProgress", "Ready"])["deployments"]

@@ -27,8 +27,14 @@ def test_first_sync_creates_then_second_sync_changes_nothing(sandbox, repo):
     tags = {t["key"]: t["value"] for t in web["tags"]}
     assert tags["ecs-reconciler:managed-by"] == "ecs-reconciler"
     assert tags["ecs-reconciler:environment"] == "staging"
+    assert len(tags["ecs-reconciler:applied-spec"]) == 32  # what a restarted daemon compares against
     primary = [d for d in web["deployments"] if d["status"] == "PRIMARY"][0]
     assert primary["rolloutState"] == "COMPLETED" and primary["runningCount"] == 2
+    # A new CODE_DEPLOY service has no deployment to follow: create waited for its first task set.
+    [task_set] = [t for t in describe(sandbox, "staging", "api")["taskSets"] if t["status"] == "PRIMARY"]
+    assert task_set["stabilityStatus"] == "STEADY_STATE"
+    assert task_set["runningCount"] == task_set["computedDesiredCount"] > 0
+    assert results["staging/api"]["message"] == f"created; task set {task_set['id']} steady"
     before = {f: revisions(sandbox, f) for f in ("web-staging", "api-staging", "web-production", "api-production")}
     deployments_before = {s: [d["id"] for d in describe(sandbox, c, s)["deployments"]]
                           for c, s in (("staging", "web"), ("production", "web"))}

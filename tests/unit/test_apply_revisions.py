@@ -139,3 +139,132 @@ def test_should_continue_false_starts_nothing():
     assert [r.status for r in result.services] == ["skipped"]
     assert applier.ecs.created == []  # type: ignore[attr-defined]
     assert result.ok
+
+
+class RecordingEcsWriter(FakeEcsWriter):
+    """Also serves an existing service that a desiredCount update changes without a new deployment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.creates: list[dict[str, Any]] = []
+        self.tagged: list[dict[str, str]] = []
+        self.untagged: list[list[str]] = []
+
+    def create_service(self, env: Environment, params: dict[str, Any]) -> dict[str, Any]:
+        self.creates.append(params)
+        return super().create_service(env, params)
+
+    def describe_service(self, env: Environment, name: str) -> dict[str, Any]:
+        return {"serviceName": name, "taskDefinition": "arn:td/web:1", "deployments": [
+            {"id": "d1", "status": "PRIMARY", "rolloutState": "COMPLETED", "taskDefinition": "arn:td/web:1"}]}
+
+    def update_service(self, env: Environment, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self.describe_service(env, name)
+
+    def tag(self, env: Environment, arn: str, tags: dict[str, str]) -> None:
+        if tags:
+            self.tagged.append(dict(tags))
+
+    def untag(self, env: Environment, arn: str, keys: list[str]) -> None:
+        if keys:
+            self.untagged.append(list(keys))
+
+
+def test_a_successful_sync_records_the_applied_declaration_on_the_service():
+    """What a restarted daemon relies on to tell drift from a new commit (reconciler.apply.marker)."""
+    from reconciler.apply.marker import APPLIED_TAG, applied_marker
+    from reconciler.events import CommitInfo
+    from reconciler.model import COMMIT_TAG, PAUSED_TAG, Drift, FieldChange
+
+    applier = _applier(ListSink())
+    ecs = applier.ecs = RecordingEcsWriter()  # type: ignore[assignment]
+    web = spec(name="web")
+    live = LiveService("staging", "web", "arn:svc/web", {"tags": [{"key": PAUSED_TAG, "value": "old"}],
+                                                         "taskDefinition": "arn:td/web:1"}, TD)
+    update = ServicePlan(environment="staging", name="web", action="update", spec=web, live=live,
+                         drift=Drift((FieldChange("service/desiredCount", 2, 5),)))
+    create = ServicePlan(environment="staging", name="api", action="create", spec=spec(name="api"))
+    result = applier.apply(Plan(services=(update, create)), commit=CommitInfo("c" * 40),
+                           environments={"staging": ENV})
+    assert result.ok
+    assert ecs.tagged == [{APPLIED_TAG: applied_marker(web), COMMIT_TAG: "c" * 40}]
+    assert ecs.untagged == [[PAUSED_TAG]]
+    created_tags = {t["key"]: t["value"] for t in ecs.creates[0]["tags"]}
+    assert created_tags[APPLIED_TAG] == applied_marker(spec(name="api")) and created_tags[COMMIT_TAG] == "c" * 40
+
+
+def test_a_failed_sync_does_not_record_the_declaration_as_applied():
+    from reconciler.model import Drift, FieldChange
+
+    applier = _applier(ListSink())
+    ecs = applier.ecs = RecordingEcsWriter()  # type: ignore[assignment]
+
+    def refuse(env: Environment, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        raise AwsInvalidRequest("no", service="ecs", action="UpdateService", code="InvalidParameterException")
+
+    ecs.update_service = refuse  # type: ignore[method-assign]
+    live = LiveService("staging", "web", "arn:svc/web", {"taskDefinition": "arn:td/web:1"}, TD)
+    plan = Plan(services=(ServicePlan(environment="staging", name="web", action="update", spec=spec(), live=live,
+                                      drift=Drift((FieldChange("service/desiredCount", 2, 5),))),))
+    result = applier.apply(plan, environments={"staging": ENV})
+    assert result.failed == ["staging/web"] and ecs.tagged == []
+
+
+def test_apply_log_lines_carry_the_callers_context_from_worker_threads():
+    """The daemon binds `commit`; the pool's threads must see it (and bind `service` themselves)."""
+    import io
+    import json
+
+    import structlog
+
+    from reconciler.log import configure
+
+    out = io.StringIO()
+    configure(json=True, stream=out)
+    try:
+        applier = _applier(ListSink())
+        plan = Plan(services=tuple(ServicePlan(environment="staging", name=n, action="create", spec=spec(name=n))
+                                   for n in ("a", "b")))
+        with structlog.contextvars.bound_contextvars(commit="abcd1234"):
+            applier.apply(plan, environments={"staging": ENV})
+    finally:
+        structlog.reset_defaults()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    applied = [line for line in lines if line["event"] == "service_applied"]
+    assert len(applied) == 2
+    assert all(line.get("commit") == "abcd1234" for line in applied)
+    assert {line["service"] for line in applied} == {"staging/a", "staging/b"}
+
+
+def test_should_continue_turning_false_mid_deployment_leaves_it_running():
+    """The daemon's should_continue (leader and not stopping) reaches the waits in the worker threads."""
+    from reconciler.model import Drift, FieldChange
+
+    applier = _applier(ListSink())
+    ecs = applier.ecs = RecordingEcsWriter()  # type: ignore[assignment]
+    rolling = {"serviceName": "web", "taskDefinition": "arn:td/web:1", "deployments": [
+        {"id": "d2", "status": "PRIMARY", "rolloutState": "IN_PROGRESS", "taskDefinition": "arn:td/web:1"},
+        {"id": "d1", "status": "ACTIVE", "rolloutState": "COMPLETED", "taskDefinition": "arn:td/web:1"}]}
+    ecs.update_service = lambda env, name, params: rolling  # type: ignore[method-assign]
+    applier.rolling.ecs = applier.ecs
+    ecs.describe_service = lambda env, name: rolling  # type: ignore[method-assign]
+    answers = iter([True, True])  # allowed to start and to deploy; then SIGTERM arrives
+    live = LiveService("staging", "web", "arn:svc/web", {"taskDefinition": "arn:td/web:1"}, TD)
+    plan = Plan(services=(ServicePlan(environment="staging", name="web", action="update", spec=spec(), live=live,
+                                      drift=Drift((FieldChange("service/desiredCount", 2, 5),))),))
+    result = applier.apply(plan, environments={"staging": ENV}, should_continue=lambda: next(answers, False))
+    [web] = result.services
+    assert web.status == "in_progress" and web.deployment_id == "d2"
+    assert ecs.tagged == []  # not finished: the declaration is not recorded as applied
+
+
+def test_leadership_lost_while_registering_never_creates_or_deploys():
+    """Registering can queue behind the RegisterTaskDefinition rate limit; a replica that lost the lease
+    (or got SIGTERM) meanwhile must not go on to CreateService/UpdateService."""
+    applier = _applier(ListSink())
+    answers = iter([True])  # allowed when the service starts, not after its revision is registered
+    plan = Plan(services=(ServicePlan(environment="staging", name="a", action="create", spec=spec(name="a")),))
+    result = applier.apply(plan, environments={"staging": ENV}, should_continue=lambda: next(answers, False))
+    [a] = result.services
+    assert a.status == "skipped" and "not started" in a.message
+    assert applier.taskdefs.registered and applier.ecs.created == []  # type: ignore[attr-defined]

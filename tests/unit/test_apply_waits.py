@@ -139,3 +139,48 @@ def test_token_bucket_paces_after_the_burst():
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert waits[3] == 1.0 and waits[4] == 1.0  # then one per second
     assert clock.now() == 2.0
+
+
+class TaskSetEcs(FakeEcs):
+    def describe_service(self, env: Environment, name: str) -> dict[str, Any]:
+        frame = self.frames[min(self.calls, len(self.frames) - 1)]
+        self.calls += 1
+        return {"serviceName": name, "deployments": [], "taskSets": frame}
+
+
+def task_set(running: int, stability: str) -> dict[str, Any]:
+    return {"id": "ecs-svc/ts1", "status": "PRIMARY", "taskDefinition": NEW, "computedDesiredCount": 2,
+            "runningCount": running, "stabilityStatus": stability}
+
+
+def test_new_code_deploy_service_waits_for_its_first_task_set():
+    lines: list[str] = []
+    ecs = TaskSetEcs([[task_set(0, "STABILIZING")], [task_set(1, "STABILIZING")], [task_set(2, "STEADY_STATE")]])
+    clock = FakeClock()
+    outcome = RollingWaiter(ecs, clock, 5.0).wait_task_set(ENV, "web", NEW, 100.0,
+                                                          Progress("staging/web", lambda k, l: lines.append(l)))
+    assert outcome.status == "succeeded" and ecs.calls == 3
+    assert lines == ["task set ecs-svc/ts1: running 0/2", "task set ecs-svc/ts1: running 1/2",
+                     "task set ecs-svc/ts1: running 2/2"]
+
+
+def test_first_task_set_never_steady_fails_at_the_deadline_with_the_stopped_reason():
+    stopped = [{"taskDefinitionArn": NEW, "stoppedReason": "CannotPullContainerError: no such image"}]
+    ecs = TaskSetEcs([[task_set(0, "STABILIZING")]], stopped)
+    outcome = RollingWaiter(ecs, FakeClock(), 10.0).wait_task_set(ENV, "web", NEW, 25.0, Progress("k"))
+    assert outcome.status == "failed" and "steady" in outcome.message
+    assert outcome.stopped_reasons == ("CannotPullContainerError: no such image",)
+
+
+def test_a_wait_lets_go_when_the_process_may_no_longer_act():
+    """SIGTERM or a lost lease: stop following at once, leave the deployment running in AWS."""
+    ecs = FakeEcs([[dep("d2", "PRIMARY", NEW, "IN_PROGRESS", 1)]])
+    clock = FakeClock()
+    outcome = RollingWaiter(ecs, clock, 10.0, keep_waiting=lambda: False).wait(ENV, "web", "d2", NEW, 100.0,
+                                                                              Progress("k"))
+    assert outcome.status == "in_progress" and outcome.deployment_id == "d2"
+    assert "continues in AWS" in outcome.message and clock.sleeps == []
+    cd = FakeCodeDeploy(["InProgress"])
+    outcome = BlueGreenDeployer(cd, clock, 10.0, keep_waiting=lambda: False).wait(
+        ENV, "d-1", 100.0, Progress("k"), cluster="", service_name="")
+    assert outcome.status == "in_progress" and clock.sleeps == []

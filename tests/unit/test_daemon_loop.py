@@ -4,15 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from reconciler.apply import ApplyResult, ServiceResult
 from reconciler.daemon.loop import LoopSettings, Reconciler, RelaySink
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.status import StatusBoard
 from reconciler.events import CommitInfo, ListSink
-from reconciler.model import DesiredState, Drift, Environment, FieldChange, Issue, LiveEnvironment, LiveService, \
-    SyncPolicy
+from reconciler.apply.marker import APPLIED_TAG, applied_marker
+from reconciler.model import DesiredState, Drift, Environment, FieldChange, GitOpsSettings, Issue, LiveEnvironment, \
+    LiveService, ServiceSpec, SyncPolicy
 from reconciler.plan import Plan, ServicePlan
 from reconciler.source.git import GitError, Snapshot
 
@@ -44,6 +43,7 @@ class World:
     policy: SyncPolicy = SyncPolicy(automated=True, self_heal=False)
     issues: tuple[Issue, ...] = ()
     broken: frozenset[str] = frozenset()
+    specs: dict[str, ServiceSpec] = field(default_factory=dict)
     plans: int = 0
 
     def plan(self, desired: DesiredState, live, instance: str) -> Plan:
@@ -53,7 +53,8 @@ class World:
             env, _, name = key.partition("/")
             live_svc = LiveService(env, name, f"arn:{name}", {"tags": [{"key": k, "value": v} for k, v in tags.items()],
                                                              "desiredCount": 2, "runningCount": 2}, None)
-            out.append(ServicePlan(env, name, action, live=live_svc, drift=Drift(changes), policy=self.policy))
+            out.append(ServicePlan(env, name, action, spec=self.specs.get(key), live=live_svc, drift=Drift(changes),
+                                   policy=self.policy))
         out += [ServicePlan(k.partition("/")[0], k.partition("/")[2], "invalid") for k in sorted(self.broken)]
         return Plan(services=tuple(out), issues=self.issues, commit=desired.commit)
 
@@ -255,3 +256,48 @@ def test_relay_sink_marks_self_heal_syncs() -> None:
     relay.emit(ReportEvent(kind="sync_succeeded", services=(ServiceReport("staging", "api"),)))
     assert target.events[0].extra["dedup_key"].endswith(":self-heal:sig")
     assert "dedup_key" not in target.events[1].extra
+
+
+def _spec(image: str) -> ServiceSpec:
+    return ServiceSpec("staging", "web", {"desiredCount": 2},
+                       {"family": "web", "containerDefinitions": [{"name": "web", "image": image}]},
+                       GitOpsSettings(), "service.yaml", "taskdef.json")
+
+
+def test_restart_takes_a_difference_on_an_applied_declaration_for_drift() -> None:
+    """A restarted daemon has no memory; the applied-spec tag tells it the declaration was applied,
+    so with self-heal off a hand-made change is reported, not reverted."""
+    spec = _spec("web:1")
+    restarted = Harness()  # fresh memory, as after a restart
+    restarted.world.specs["staging/web"] = spec
+    restarted.world.services["staging/web"] = ("update", (SCALE,), {APPLIED_TAG: applied_marker(spec)})
+    restarted.rec.cycle(full=True)
+    restarted.rec.cycle(full=True)
+    assert restarted.applier.calls == []
+    assert restarted.kinds() == ["drift_detected"]
+    assert restarted.events.events[0].services[0].action == "report-only"
+    # Git moves without touching this service: still drift, still not reverted.
+    restarted.source.head = SHA2
+    restarted.rec.cycle(full=False)
+    assert restarted.applier.calls == []
+
+
+def test_restart_applies_a_declaration_that_was_never_applied() -> None:
+    """The marker of an older declaration (or none) means git changed: apply, even after a restart."""
+    h = Harness()
+    h.world.specs["staging/web"] = _spec("web:2")
+    h.world.services["staging/web"] = ("update", (FieldChange("taskDefinition/image", "web:2", "web:1"),),
+                                       {APPLIED_TAG: applied_marker(_spec("web:1"))})
+    h.rec.cycle(full=True)
+    assert h.applier.calls == [["staging/web"]]
+
+
+def test_restart_with_self_heal_on_reverts_drift_as_self_heal() -> None:
+    h = Harness()
+    h.world.policy = SyncPolicy(automated=True, self_heal=True)
+    spec = _spec("web:1")
+    h.world.specs["staging/web"] = spec
+    h.world.services["staging/web"] = ("update", (SCALE,), {APPLIED_TAG: applied_marker(spec)})
+    h.rec.cycle(full=True)
+    assert h.applier.calls == [["staging/web"]]
+    assert h.board.to_json()["services"]["staging/web"]["history"][0]["action"] == "self-heal"
