@@ -8,6 +8,7 @@ refusal text (as AWS answers it, fabfuel/ecs-deploy#120).
 """
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -172,7 +173,28 @@ def list_services(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> 
             and (not body.get("launchType") or svc.attributes.get("launchType") == body["launchType"])
             and (not body.get("schedulingStrategy")
                  or svc.attributes.get("schedulingStrategy", "REPLICA") == body["schedulingStrategy"])]
-    return {"serviceArns": arns}
+    return paginate(arns, body, "serviceArns")
+
+
+#: botocore ecs `ListServicesRequest.maxResults`: "between 1 and 100. If this parameter isn't used,
+#: then ListServices returns up to 10 results and a nextToken value if applicable."
+LIST_SERVICES_DEFAULT, LIST_SERVICES_MAX = 10, 100
+
+
+def paginate(items: list[str], body: dict[str, Any], key: str) -> dict[str, Any]:
+    """One page of `items` as ECS List* answers it; the token is opaque to callers (an offset here)."""
+    limit = body.get("maxResults", LIST_SERVICES_DEFAULT)
+    if not isinstance(limit, int) or not 1 <= limit <= LIST_SERVICES_MAX:
+        raise AwsError("InvalidParameterException", f"maxResults must be between 1 and {LIST_SERVICES_MAX}.")
+    token = body.get("nextToken")
+    try:
+        start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    except ValueError as exc:  # covers binascii.Error and UnicodeDecodeError
+        raise AwsError("InvalidParameterException", "Invalid nextToken.") from exc
+    out: dict[str, Any] = {key: items[start:start + limit]}
+    if start + limit < len(items):
+        out["nextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+    return out
 
 
 def delete_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:

@@ -164,6 +164,10 @@ class EcsSimulator:
         self.region = region
         self.breaker_min = breaker_min
         self.services: dict[str, SimService] = {}
+        # Indexes so per-request work does not grow with the number of services:
+        # (cluster name, service name) -> ARN, and the services with a pass scheduled.
+        self._names: dict[tuple[str, str], str] = {}
+        self._busy: dict[str, SimService] = {}
         self.stopped: list[tuple[SimTask, str]] = []  # (task, service arn) kept for ListTasks
         self.lock = threading.RLock()
         self._rng = random.Random()
@@ -180,6 +184,7 @@ class EcsSimulator:
         svc.steady = False
         if svc.next_step_at is None:
             svc.next_step_at = (self.clock.now() if at is None else at) + STEP_SECONDS
+        self._busy[svc.arn] = svc
 
     # ----- creation and updates -------------------------------------------
     def create_service(
@@ -215,6 +220,7 @@ class EcsSimulator:
                 ts = self.create_task_set(svc, task_definition, containers, external_id=None, started_by=None)
                 ts.status = "PRIMARY"
             self.services[arn] = svc
+            self._names[(cluster_name, name)] = arn
             self._schedule(svc, now)
             return svc
 
@@ -304,10 +310,14 @@ class EcsSimulator:
 
     # ----- time ------------------------------------------------------------
     def tick(self) -> None:
-        """Run every scheduler pass that is due on the sandbox clock."""
+        """Run every scheduler pass that is due on the sandbox clock.
+
+        Only services with a pass scheduled are visited: steady services cost nothing,
+        so a request against a 1000-service sandbox does not step 1000 services.
+        """
         now = self.clock.now()
         with self.lock:
-            for svc in list(self.services.values()):
+            for svc in list(self._busy.values()):
                 while svc.next_step_at is not None and svc.next_step_at <= now:
                     at = svc.next_step_at
                     svc.next_step_at = at + STEP_SECONDS
@@ -315,8 +325,12 @@ class EcsSimulator:
                         self._step_rolling(svc, at)
                     else:
                         self._step_task_sets(svc, at)
+                if svc.next_step_at is None:
+                    self._busy.pop(svc.arn, None)
             cutoff = now - STOPPED_TASK_RETENTION
-            self.stopped = [(t, s) for t, s in self.stopped if (t.stopped_at or now) >= cutoff]
+            # Stopped tasks are appended in (roughly) time order: prune only once the oldest expired.
+            if self.stopped and (self.stopped[0][0].stopped_at or now) < cutoff:
+                self.stopped = [(t, s) for t, s in self.stopped if (t.stopped_at or now) >= cutoff]
 
     def _launch(self, svc: SimService, group: TaskGroup, count: int, at: float) -> list[SimTask]:
         started_by = group.external_id if isinstance(group, SimTaskSet) and group.external_id else group.id
@@ -466,13 +480,12 @@ class EcsSimulator:
 
     # ----- queries ---------------------------------------------------------
     def find_service(self, cluster_name: str, name_or_arn: str, include_inactive: bool = False) -> SimService | None:
-        found = None
-        for svc in self.services.values():
-            if svc.cluster_name == cluster_name and name_or_arn in (svc.name, svc.arn):
-                if svc.status != "INACTIVE":
-                    return svc
-                found = svc if include_inactive else found
-        return found
+        """By name or ARN within a cluster; INACTIVE (deleted) services only when asked."""
+        arn = name_or_arn if name_or_arn.startswith("arn:") else self._names.get((cluster_name, name_or_arn))
+        svc = self.services.get(arn) if arn else None
+        if svc is None or svc.cluster_name != cluster_name:
+            return None
+        return svc if svc.status != "INACTIVE" or include_inactive else None
 
     def tasks(self) -> list[tuple[SimTask, SimService | None]]:
         live = [(t, s) for s in self.services.values() for t in s.all_tasks]

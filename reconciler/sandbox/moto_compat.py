@@ -88,10 +88,45 @@ def reset_moto() -> None:
     moto_api_backend.reset()
 
 
+def _signing_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """(region, service) from a SigV4 `Authorization` credential scope, or None."""
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    try:
+        _, _, region, service, _ = auth.split(",")[0].split()[1].split("/")
+    except (IndexError, ValueError):
+        return None
+    return region, service.lower()
+
+
 def moto_wsgi_app() -> Any:
+    """moto's dispatcher, with the backend app cached per (host, region, signing service).
+
+    moto resolves the backend on every request by listing its package directory and
+    matching ~200 URL patterns under one global lock; for a signed request the answer
+    only depends on the host and the credential scope, so it is looked up once.
+    Unsigned, moto-api, metadata and path-routed services (bedrock*, execute-api) keep
+    moto's own resolution.
+    """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return DomainDispatcherApplication(create_backend_app)
+    class CachedDispatcher(DomainDispatcherApplication):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(create_backend_app)
+            self._resolved: dict[tuple[str, str, str], Any] = {}
+
+        def get_application(self, environ: dict[str, Any]) -> Any:
+            scope = _signing_scope(environ)
+            path = str(environ.get("PATH_INFO", ""))
+            if scope is None or scope[1].startswith(("bedrock", "execute-api")) or \
+                    path.startswith(("/moto-api", "/latest/", "/favicon.ico")):
+                return super().get_application(environ)
+            key = (str(environ.get("HTTP_HOST", "")), *scope)
+            app = self._resolved.get(key)
+            if app is None:
+                app = self._resolved[key] = super().get_application(environ)
+            return app
+
+    return CachedDispatcher()
 
 
 @contextlib.contextmanager

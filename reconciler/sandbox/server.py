@@ -28,7 +28,13 @@ _active_lock = threading.Lock()
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr: the sandbox logs through structlog instead."""
+    """No access log on stderr: the sandbox logs through structlog instead.
+
+    HTTP/1.1 keeps botocore's pooled connections open (as AWS endpoints do); werkzeug's
+    default HTTP/1.0 closed each one, costing a TCP connect per API call.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass

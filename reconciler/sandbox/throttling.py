@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -92,6 +93,8 @@ class RateLimiter:
         self._monotonic = monotonic
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
+        #: ThrottlingExceptions answered, by action (for benches and tests to read).
+        self.rejected: Counter[str] = Counter()
 
     def allow(self, action: str) -> bool:
         category = ECS_ACTION_CATEGORY.get(action)
@@ -101,4 +104,7 @@ class RateLimiter:
             bucket = self._buckets.get(category)
             if bucket is None:
                 bucket = self._buckets[category] = TokenBucket(*self._rates[category])
-            return bucket.take(self._monotonic())
+            allowed = bucket.take(self._monotonic())
+            if not allowed:
+                self.rejected[action] += 1
+            return allowed

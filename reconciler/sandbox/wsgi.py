@@ -85,12 +85,23 @@ class SandboxApp:
     ) -> None:
         self.state, self.moto_app, self.handlers, self.admin = state, moto_app, handlers, admin
 
+    def _moto(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """moto's backends are not thread-safe (e.g. ListTaskDefinitions iterates a dict that a
+        concurrent RegisterTaskDefinition grows): one request at a time, as the handlers do."""
+        with self.state.lock:
+            chunks = self.moto_app(environ, start_response)
+            try:
+                return [b"".join(chunks)]
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/_sandbox/"):
             return self.admin(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
-            return self.moto_app(environ, start_response)
+            return self._moto(environ, start_response)
         prefix, _, action = target.partition(".")
         delay = self.state.faults.latency(action)
         if delay:
@@ -102,7 +113,7 @@ class SandboxApp:
         self.state.tick()
         handler = self.handlers.get(f"{prefix}.{action}")
         if handler is None:
-            return self.moto_app(environ, start_response)
+            return self._moto(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b"{}"
         try:

@@ -217,3 +217,19 @@ def test_deleted_service_is_inactive_and_unlisted(manual: Sandbox) -> None:
     assert ecs.list_services(cluster="staging")["serviceArns"] == []
     svc = ecs.describe_services(cluster="staging", services=["legacy-worker"])["services"][0]
     assert svc["status"] == "INACTIVE"
+
+
+def test_list_services_pages_like_ecs(sandbox: Sandbox) -> None:
+    ecs = sandbox.client("ecs")
+    arn = web_taskdef(ecs, "1.4.2")
+    names = [f"p-{i:02d}" for i in range(12)]
+    for name in names:
+        ecs.create_service(cluster="production", serviceName=name, taskDefinition=arn, desiredCount=0,
+                           launchType="FARGATE", networkConfiguration=NET)
+    first = ecs.list_services(cluster="production")  # default page: 10 (botocore ListServicesRequest.maxResults)
+    assert len(first["serviceArns"]) == 10 and "nextToken" in first
+    pages = list(ecs.get_paginator("list_services").paginate(cluster="production", PaginationConfig={"PageSize": 5}))
+    listed = [a.rsplit("/", 1)[-1] for p in pages for a in p["serviceArns"]]
+    assert set(names) <= set(listed) and len(listed) == len(set(listed)) and all(len(p["serviceArns"]) <= 5 for p in pages)
+    with pytest.raises(ClientError, match="maxResults"):
+        ecs.list_services(cluster="production", maxResults=101)

@@ -99,6 +99,7 @@ def test_rate_limiter_refills() -> None:
     now = [0.0]
     limiter = RateLimiter({"taskdef-modify": (2, 1.0)}, monotonic=lambda: now[0])
     assert [limiter.allow("RegisterTaskDefinition") for _ in range(3)] == [True, True, False]
+    assert limiter.rejected == {"RegisterTaskDefinition": 1}
     now[0] += 1.0
     assert limiter.allow("RegisterTaskDefinition")
     assert limiter.allow("SomethingUnlisted")
@@ -111,3 +112,24 @@ def test_faults_are_consumed() -> None:
     faults.fail_image("img")
     faults.reset()
     assert not faults.image_fails("img")
+
+
+def test_steady_services_are_not_stepped_and_lookup_is_by_name_or_arn() -> None:
+    clock = ManualClock()
+    sim = EcsSimulator(clock, lambda image: None)
+    svc = _service(sim)
+    assert sim.find_service("c", "s") is svc and sim.find_service("c", "arn:svc") is svc
+    assert sim.find_service("other", "s") is None and sim.find_service("c", "nope") is None
+    clock.advance(2 * STEP_SECONDS)
+    sim.tick()
+    assert svc.steady and svc.next_step_at is None
+    events = len(svc.events)
+    clock.advance(10 * STEP_SECONDS)
+    sim.tick()
+    assert len(svc.events) == events  # a steady service gets no scheduler pass
+    sim.set_desired_count(svc, 3)
+    clock.advance(2 * STEP_SECONDS)
+    sim.tick()
+    assert svc.deployments[0].running == 3 and svc.steady
+    svc.status = "INACTIVE"
+    assert sim.find_service("c", "s") is None and sim.find_service("c", "s", include_inactive=True) is svc
