@@ -65,8 +65,8 @@ def rollback_service(applier: "Applier", env: Environment, service: str, *, to_r
     family, _ = parse_revision(current)
     target = pick_target(current, applier.taskdefs.all_active_arns(env, family), to_revision)
     if target is None:
-        want = f"revision {to_revision}" if to_revision is not None else "an earlier ACTIVE revision"
-        return replace(base, message=f"no {want} of {family} to roll back to")
+        want = f"no ACTIVE revision {to_revision}" if to_revision is not None else "no earlier ACTIVE revision"
+        return replace(base, message=f"{family} has {want} to roll back to")
     if target == current:
         return replace(base, status="noop", task_definition_arn=target, message="already at that revision")
     base = replace(base, task_definition_arn=target)

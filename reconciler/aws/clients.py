@@ -86,7 +86,7 @@ class AwsClients:
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self._config = Config(
-            retries={"mode": self.settings.retry_mode, "max_attempts": self.settings.max_attempts},
+            retries={"mode": self.settings.retry_mode, "total_max_attempts": self.settings.max_attempts},
             connect_timeout=self.settings.connect_timeout,
             read_timeout=self.settings.read_timeout,
             max_pool_connections=32,

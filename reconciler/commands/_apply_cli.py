@@ -20,6 +20,17 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (a revision, a parallelism)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def repo_commit(path: str) -> str | None:
     """HEAD of the manifest checkout, when it is a git repository (read-only)."""
     try:
@@ -58,7 +69,7 @@ def warn(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def prepare(args: Any) -> tuple[Any, float] | int:
+def prepare(args: Any, *, require_service: bool = True) -> tuple[Any, float] | int:
     """Shared start of `sync` and `rollback`: logging, --timeout, loading the repo.
 
     Returns (desired state, timeout seconds), or an exit code when the input is unusable.
@@ -71,7 +82,7 @@ def prepare(args: Any) -> tuple[Any, float] | int:
         timeout = parse_duration(args.timeout)
     except ValueError as exc:
         return fail(str(exc))
-    desired = load_desired_or_fail(args)
+    desired = load_desired_or_fail(args, require_service=require_service)
     if isinstance(desired, int):
         return desired
     return desired, timeout

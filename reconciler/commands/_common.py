@@ -39,8 +39,11 @@ def load_desired(args: argparse.Namespace) -> DesiredState:
     return load_repository(Path(args.repo), env=args.env, service=args.service)
 
 
-def load_desired_or_fail(args: argparse.Namespace) -> DesiredState | int:
-    """Load the repo named by --repo; on a usage problem print it and return exit code 2."""
+def load_desired_or_fail(args: argparse.Namespace, *, require_service: bool = True) -> DesiredState | int:
+    """Load the repo named by --repo; on a usage problem print it and return exit code 2.
+
+    `require_service=False` lets `rollback` name a service that is no longer in git.
+    """
     from reconciler.manifests import ManifestError
 
     if not Path(args.repo).is_dir():
@@ -51,7 +54,15 @@ def load_desired_or_fail(args: argparse.Namespace) -> DesiredState | int:
         return fail(str(exc))
     if args.env and args.env not in desired.environments:
         return fail(f"no environment {args.env!r} in {args.repo}")
+    if require_service and args.service and not has_service(desired, args.service):
+        return fail(f"no service {args.service!r} in {args.repo}" + (f" (environment {args.env})" if args.env else ""))
     return desired
+
+
+def has_service(desired: DesiredState, name: str) -> bool:
+    """True when git declares `name` in a loaded environment, valid or broken."""
+    return any(s.name == name for s in desired.services) or any(
+        key.partition("/")[2] == name for key in desired.broken_services)
 
 
 def wanted_services(desired: DesiredState) -> dict[str, list[str]]:
@@ -64,8 +75,31 @@ def wanted_services(desired: DesiredState) -> dict[str, list[str]]:
     return wanted
 
 
-def aws_reader() -> Any:
+def aws_reader_or_fail(desired: DesiredState) -> Any:
+    """A LiveReader, or exit code 2 when AWS cannot be reached or no credentials are found.
+
+    The daemon's clients retry up to RECONCILER_AWS_MAX_ATTEMPTS times with backoff, so a
+    wrong AWS_ENDPOINT_URL or a missing network would cost minutes per environment; one
+    STS GetCallerIdentity with a single retry first makes a command line fail in seconds.
+    """
+    from dataclasses import replace
+
     from reconciler.aws.clients import AwsClients, AwsSettings
+    from reconciler.aws.errors import AwsAccessDenied, AwsError, AwsUnreachable, translated
     from reconciler.aws.live import LiveReader
 
-    return LiveReader(AwsClients(AwsSettings.from_env()), instance_name())
+    settings = AwsSettings.from_env()
+    region = next((e.region for e in desired.environments.values()), None)
+    probe = AwsClients(replace(settings, retry_mode="standard", max_attempts=2, connect_timeout=3.0))
+    try:
+        with translated("sts", "GetCallerIdentity"):
+            probe.client("sts", region=region).get_caller_identity()
+    except AwsUnreachable as exc:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or f"AWS ({region or 'default region'})"
+        return fail(f"cannot reach {endpoint}: {exc.args[0]} (check AWS_ENDPOINT_URL and the network)")
+    except AwsAccessDenied as exc:
+        return fail(f"AWS credentials missing or rejected: {exc.args[0]} "
+                    "(set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    except AwsError as exc:
+        return fail(f"AWS check failed: {exc}")
+    return LiveReader(AwsClients(settings), instance_name())

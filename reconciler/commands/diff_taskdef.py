@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
                     "Exit 0 equal, 1 different, 2 error.")
     parser.add_argument("desired", help="task definition from git (JSON or YAML)")
     parser.add_argument("live", help="describe-task-definition output (whole response or its taskDefinition)")
-    parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument("--output", choices=("text", "json"), default="text", help="output format (default: text)")
     parser.add_argument("--ignore", action="append", default=[], metavar="PATTERN",
                         help="path pattern to skip, e.g. 'taskDefinition/containerDefinitions/*/image' (repeatable)")
     parser.set_defaults(func=run)

@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._common import (add_output_arg, add_repo_args, aws_reader, instance_name,
+from reconciler.commands._common import (add_output_arg, add_repo_args, aws_reader_or_fail, instance_name,
                                          load_desired_or_fail, use_color, wanted_services)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="compare git with AWS and show what a sync would change",
-                       description="Exit 0: in sync; 1: changes pending; 2: error (invalid manifest, AWS unreadable, usage).")
+                       description="Compare git with AWS, per service: in sync, update (with the field diff), create, owned "
+                                   "but gone from git (prune candidate), or same-named but not ours. Read-only. "
+                                   "Exit 0: in sync; 1: changes pending; 2: error (invalid manifest, AWS "
+                                   "unreadable, usage).")
     add_repo_args(p)
     add_output_arg(p)
     p.set_defaults(func=run)
@@ -25,7 +28,10 @@ def run(args: argparse.Namespace) -> int:
     desired = load_desired_or_fail(args)
     if isinstance(desired, int):
         return desired
-    live = read_live_state(aws_reader(), desired.environments, wanted_services(desired),
+    reader = aws_reader_or_fail(desired)
+    if isinstance(reader, int):
+        return reader
+    live = read_live_state(reader, desired.environments, wanted_services(desired),
                            list_owned=not args.service)
     plan = build_plan(desired, live, instance_name())
     if args.output == "json":

@@ -10,18 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._apply_cli import (add_deploy_args, make_applier, poll_interval_default, prepare,
-                                            repo_commit)
-from reconciler.commands._common import add_output_arg, aws_reader, fail
+from reconciler.commands._apply_cli import (add_deploy_args, make_applier, poll_interval_default, positive_int,
+                                            prepare, repo_commit)
+from reconciler.commands._common import add_output_arg, aws_reader_or_fail, fail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rollback", help="roll a service back to the previous (or a named) task definition revision",
-                       description="Exit 0: rolled back; 1: the rollback failed; 2: usage error.")
+                       description="Point the service back at the previous (or --to) ACTIVE revision. Git still declares "
+                                   "the newer one, so the daemon pauses automated sync of this service until "
+                                   "git changes. Exit 0: rolled back (or already there); 1: the rollback "
+                                   "failed; 2: usage error.")
     p.add_argument("--repo", default=".", help="path of the manifest repository (default: .)")
     p.add_argument("--env", required=True, help="environment")
     p.add_argument("--service", required=True, help="service")
-    p.add_argument("--to", dest="to_revision", type=int, help="revision number (default: the previous ACTIVE one)")
+    p.add_argument("--to", dest="to_revision", type=positive_int, metavar="REVISION",
+                   help="revision number of the service's family (default: the previous ACTIVE one)")
     p.add_argument("--deregister", action="store_true", help="deregister the revision rolled back from")
     add_deploy_args(p, "the deployment")
     add_output_arg(p)
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.apply import PAUSED_TAG
     from reconciler.events import ListSink
 
-    prepared = prepare(args)
+    prepared = prepare(args, require_service=False)
     if isinstance(prepared, int):
         return prepared
     desired, timeout = prepared
@@ -41,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"environment {args.env!r} is not declared in {args.repo}")
     spec = next((s for s in desired.services if s.environment == args.env and s.name == args.service), None)
     sha = desired.commit or repo_commit(args.repo)
-    reader = aws_reader()
+    reader = aws_reader_or_fail(desired)
+    if isinstance(reader, int):
+        return reader
     applier = make_applier(reader, ListSink(), max_parallel=1,
                            poll_interval=args.poll_interval or poll_interval_default(), quiet=args.output == "json")
     result = applier.rollback(env, args.service, to_revision=args.to_revision, deregister=args.deregister,

@@ -11,10 +11,14 @@ from reconciler.log import configure
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("sandbox", help="run a local AWS sandbox (moto + ECS/CodeDeploy behaviour)")
-    parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0 picks a free one)")
+    parser = subparsers.add_parser(
+        "sandbox", help="run a local AWS sandbox (moto + ECS/CodeDeploy behaviour)",
+        description="Run the local AWS sandbox in the foreground and print the `export` lines that point "
+                    "boto3 (and the reconciler) at it. Stop it with Ctrl-C or SIGTERM.")
+    parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (default 4566; 0 picks a free one)")
     parser.add_argument("--seed", help="seed YAML (e.g. deploy-manifests/examples/sandbox-seed.yaml)")
-    parser.add_argument("--speed", type=float, default=10.0, help="sandbox seconds per real second")
+    parser.add_argument("--speed", type=float, default=10.0,
+                        help="sandbox seconds per real second (default 10: rollouts finish quickly)")
     parser.add_argument("--throttling", action="store_true", help="enforce AWS's ECS request rates")
     parser.set_defaults(func=run)
 

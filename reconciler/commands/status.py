@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
@@ -49,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         doc = fetch_status(args.url, args.timeout)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"reconciler: cannot read {args.url}/status: {exc}")
+        reason = getattr(exc, "reason", None) or exc  # URLError wraps the socket error
+        print(f"reconciler: cannot read {args.url.rstrip('/')}/status: {reason} "
+              "(is `reconciler run` serving there? set --url or RECONCILER_STATUS_URL)", file=sys.stderr)
         return 2
     print(json.dumps(doc, indent=2) if args.output == "json" else render_text(doc))
     services = (doc.get("services") or {}).values()

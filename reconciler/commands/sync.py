@@ -10,21 +10,24 @@ import argparse
 import json
 from typing import Any
 
-from reconciler.commands._apply_cli import add_deploy_args, make_applier, poll_interval_default, prepare, repo_commit
-from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader, instance_name, wanted_services
+from reconciler.commands._apply_cli import (add_deploy_args, make_applier, poll_interval_default, positive_int, prepare,
+                                            repo_commit)
+from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader_or_fail, instance_name, wanted_services
 
 _REPORTED = ("unowned", "orphan", "invalid", "unknown")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sync", help="make AWS match git: register, deploy, wait, report",
-                       description="Exit 0: all succeeded or in sync; 1: a service failed or rolled back; "
+                       description="Apply the plan: register task definitions only when no ACTIVE revision matches, roll "
+                                   "out (ECS rolling or CodeDeploy), wait, roll back on failure, report. "
+                                   "Exit 0: all succeeded or in sync; 1: a service failed or rolled back; "
                                    "2: usage error or invalid manifests.")
     add_repo_args(p)
     add_output_arg(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
     add_deploy_args(p, "deployments")
-    p.add_argument("--max-parallel", type=int, default=8, help="services deployed at once (default 8)")
+    p.add_argument("--max-parallel", type=positive_int, default=8, help="services deployed at once (default 8)")
     p.set_defaults(func=run)
 
 
@@ -41,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if text:
         for issue in desired.issues:
             print(f"{issue.severity}: {issue}", flush=True)
-    reader = aws_reader()
+    reader = aws_reader_or_fail(desired)
+    if isinstance(reader, int):
+        return reader
     live = read_live_state(reader, desired.environments, wanted_services(desired), list_owned=not args.service)
     plan = build_plan(desired, live, instance_name())
     sha = desired.commit or repo_commit(args.repo)
@@ -68,10 +73,10 @@ def _print_text(plan: Any, result: Any, reported: list[Any], *, dry_run: bool) -
     for sp in reported:
         print(f"{sp.key}: {sp.action} ({sp.reason})")
     for r in result.services:
-        detail = [r.message] if r.message else []
-        if r.deployment_id:
+        detail = [r.message.rstrip(".")] if r.message else []
+        if r.deployment_id and r.deployment_id not in (r.message or ""):
             detail.append(f"deployment {r.deployment_id}")
-        if r.task_definition_arn:
+        if r.task_definition_arn and not (dry_run and r.registered):  # a dry run registers nothing
             detail.append(("registered " if r.registered else "revision ") + r.task_definition_arn.rsplit("/", 1)[-1])
         print(f"{r.key}: {r.action} {r.status}" + (f" - {'; '.join(detail)}" if detail else ""))
         for reason in r.stopped_reasons:

@@ -9,6 +9,7 @@ import json
 import sys
 from typing import Any
 
+from reconciler.commands._common import has_service
 from reconciler.manifests import ManifestError, load_repository
 from reconciler.model import DesiredState
 
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("path", metavar="PATH", help="repository root (holds environments/)")
     parser.add_argument("--env", default=None, help="only this environment")
     parser.add_argument("--service", default=None, help="only services of this name")
-    parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument("--output", choices=("text", "json"), default="text", help="output format (default: text)")
     parser.set_defaults(func=run)
 
 
@@ -31,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
         state = load_repository(args.path, env=args.env, service=args.service)
     except ManifestError as exc:
         print(f"reconciler validate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.service and not has_service(state, args.service):
+        where = f"environment {args.env!r} of {args.path}" if args.env else args.path
+        print(f"reconciler validate: no service {args.service!r} in {where}", file=sys.stderr)
         return EXIT_USAGE
     if args.output == "json":
         print(json.dumps([issue.to_json() for issue in state.issues], indent=2))

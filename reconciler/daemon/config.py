@@ -197,6 +197,7 @@ def help_table() -> str:
     for s in SETTINGS:
         default = "unset" if s.default is None or s.default == "" else str(s.default).lower() \
             if isinstance(s.default, bool) else str(s.default)
-        lines.append(f"  {s.env:<36} {s.help} (default: {default})")
+        suffix = "" if "(default:" in s.help else f" (default: {default})"  # the help may explain it better
+        lines.append(f"  {s.env:<36} {s.help}{suffix}")
     lines.append(f"  {PREFIX + 'CONFIG_FILE':<36} optional YAML file with these settings and a `notifications:` section")
     return "\n".join(lines)
