@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 import structlog
 
+from reconciler.daemon.cache import DesiredCache
 from reconciler.daemon.health import service_health
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.policy import Choice, ServiceMemory, backoff_delay, decide, drift_signature
@@ -62,6 +63,7 @@ class CycleResult:
     git_moved: bool = False
     applied: int = 0
     next_retry_at: float | None = None
+    preempted: bool = False     # a drift scan that stepped aside for a pending push
 
 
 class RelaySink:
@@ -89,6 +91,9 @@ class Reconciler:
                  planner: Callable[[DesiredState, Mapping[str, LiveEnvironment], str], Plan] = build_plan) -> None:
         self.planner = planner
         self.source, self.load, self.read_live, self.applier = source, load, read_live, applier
+        self.desired_cache = DesiredCache(lambda root: self.load(root))
+        #: Set by the Daemon: given the commit being scanned, is a push for another commit waiting?
+        self.interrupted: Callable[[str], bool] = lambda sha: False
         self.sink, self.board, self.metrics, self.settings = sink, board, metrics, settings
         self.is_leader, self.stopping, self.clock = is_leader, stopping, clock
         self.snapshot: Snapshot | None = None
@@ -139,6 +144,8 @@ class Reconciler:
         kind = "full" if result.full else "head"
         self.metrics.cycle_duration.labels(kind).observe(time.monotonic() - started)
         self.metrics.cycles.labels(kind, "ok" if result.ok else "error").inc()
+        if result.preempted:
+            return result  # not a completed cycle: the push cycle right after it is
         now = self.clock()
         self.board.set_daemon(cycles=self.board.daemon["cycles"] + 1, lastCycleAt=_iso(now))
         if result.ok:
@@ -169,19 +176,35 @@ class Reconciler:
         with structlog.contextvars.bound_contextvars(commit=snapshot.commit.short):
             if git_moved:
                 log.info("commit_resolved", title=snapshot.commit.title, author=snapshot.commit.author)
-            return self._reconcile(snapshot, git_moved, git_ok="git" not in self._degraded)
+            return self._reconcile(snapshot, git_moved, git_ok="git" not in self._degraded,
+                                   preemptible=not (git_moved or retry_due))
 
-    def _reconcile(self, snapshot: Snapshot, git_moved: bool, git_ok: bool) -> CycleResult:
+    def _preempted(self, sha: str, preemptible: bool, stage: str) -> bool:
+        """A drift scan of an unchanged commit gives way to a push waiting behind it: the push's
+        own (full) cycle reads and plans everything anyway, so finishing the scan first only
+        delays the deployment by a whole cycle."""
+        if preemptible and self.interrupted(sha):
+            log.info("drift_scan_preempted", stage=stage)
+            return True
+        return False
+
+    def _reconcile(self, snapshot: Snapshot, git_moved: bool, git_ok: bool,
+                   preemptible: bool = False) -> CycleResult:
         sha = snapshot.sha
         try:
-            desired = replace(self.load(snapshot.root), commit=sha)
+            # One commit's manifests never change: a scan at the same commit reuses its parse.
+            desired = replace(self.desired_cache.load(sha, snapshot.root), commit=sha)
         except Exception as exc:  # noqa: BLE001 - e.g. the configured path is missing at this commit
             # Never treated as "git declares nothing": no plan, so nothing can be pruned.
             self._degrade("manifests", "manifest repository unreadable", str(exc))
             return CycleResult(full=True, ok=False, commit=sha, git_moved=git_moved)
         self._recover("manifests")
         self._report_issues(desired, snapshot.commit)
+        if self._preempted(sha, preemptible, "before-read"):
+            return CycleResult(full=False, ok=True, commit=sha, preempted=True)
         live = self.read_live(desired)
+        if self._preempted(sha, preemptible, "before-plan"):
+            return CycleResult(full=False, ok=True, commit=sha, preempted=True)
         aws_ok = True
         for name, env_live in live.items():
             if env_live.error:

@@ -20,6 +20,8 @@ from reconciler.log import get_logger
 log = get_logger(__name__)
 
 FULL_REASONS = frozenset({"leader", "drift"})
+#: Triggers that say git moved (webhook.py, sqs_consumer.py).
+GIT_REASONS = frozenset({"webhook", "sqs"})
 
 
 class Service(Protocol):
@@ -45,6 +47,12 @@ class Daemon:
         self._stop = threading.Event()
         self._completed_cycle = False
         self._loop: threading.Thread | None = None
+        reconciler.interrupted = self.push_pending
+
+    def push_pending(self, scanning: str) -> bool:
+        """A push trigger is waiting whose commit is not `scanning` (or does not say which)."""
+        waiting, hints = self.wakeup.pending(GIT_REASONS)
+        return waiting and (not hints or any(h.after != scanning for h in hints))
 
     # -- state -------------------------------------------------------------------
     @property

@@ -24,6 +24,14 @@ class Wakeup:
                 self._hints.append(hint)
             self._cond.notify_all()
 
+    def pending(self, reasons: frozenset[str]) -> tuple[bool, list[PushHint]]:
+        """Peek without clearing: whether one of `reasons` is waiting, and the hints so far.
+
+        Lets a long drift scan notice a push that arrived meanwhile and step aside.
+        """
+        with self._cond:
+            return bool(reasons.intersection(self._reasons)), list(self._hints)
+
     def wait(self, timeout: float | None) -> tuple[list[str], list[PushHint]]:
         """Block until notified or `timeout`; returns and clears (reasons, hints)."""
         with self._cond:

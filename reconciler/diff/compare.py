@@ -96,9 +96,22 @@ def _changes(prefix: str, segments: tuple[str, ...], desired: Any, live: Any,
                       live=None if live is _MISSING else live)
 
 
+def _identical(a: Any, b: Any) -> bool:
+    """Equal with the same types all the way down (1 vs 1.0 vs True differ, as for DeepDiff)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
 def compare(prefix: str, desired: Mapping[str, Any], live: Mapping[str, Any],
             ignore: Sequence[str] = ()) -> Drift:
     """Drift between two canonical documents, paths prefixed with `prefix`."""
+    if _identical(desired, live):  # the common, in-sync case: DeepDiff would find nothing, slowly
+        return Drift()
     changes: list[FieldChange] = []
     for segments in _changed_paths(desired, live):
         changes.extend(_changes(prefix, segments, _get(desired, segments), _get(live, segments), ignore))

@@ -1,0 +1,46 @@
+"""Loaded manifests per commit: a snapshot of one commit never changes, so parse it once.
+
+Loading (line-tracking YAML, schema and rule checks for every service) was over
+half of a no-op cycle's CPU; the drift scan re-ran it every time although git
+had not moved. Only the newest few commits are kept (memory stays bounded);
+a failed load is not cached, so the next cycle tries again.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+from pathlib import Path
+from typing import Callable
+
+from reconciler.model import DesiredState
+
+
+class DesiredCache:
+    """`load(sha, root)` returns the cached DesiredState of `sha` or loads (and keeps) it."""
+
+    def __init__(self, loader: Callable[[Path], DesiredState], keep: int = 2) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self._loader, self._keep = loader, keep
+        self._entries: collections.OrderedDict[str, DesiredState] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def load(self, sha: str, root: Path) -> DesiredState:
+        with self._lock:
+            cached = self._entries.get(sha)
+            if cached is not None:
+                self._entries.move_to_end(sha)
+                self.hits += 1
+                return cached
+        desired = self._loader(root)  # may raise: nothing is cached then
+        with self._lock:
+            self.misses += 1
+            self._entries[sha] = desired
+            self._entries.move_to_end(sha)
+            while len(self._entries) > self._keep:
+                self._entries.popitem(last=False)
+        return desired
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,128 @@
+"""What keeps a no-op drift scan cheap and a push prompt: manifests parsed once per commit,
+a scan that steps aside for a waiting push, and register pacing with a safety margin."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.aws.taskdefs import AWS_REGISTER_RATE, REGISTER_BURST, REGISTER_RATE, TokenBucket, \
+    register_bucket_from_env
+from reconciler.daemon.cache import DesiredCache
+from reconciler.daemon.leader import Leadership
+from reconciler.daemon.runner import Daemon
+from reconciler.daemon.wakeup import Wakeup
+from reconciler.model import DesiredState, FieldChange
+from reconciler.source.hooks import PushHint
+
+from test_daemon_loop import SHA1, SHA2, Harness
+
+IMAGE = FieldChange("taskDefinition/containerDefinitions/web/image", "web:2", "web:1")
+
+
+def hint(after: str | None) -> PushHint:
+    return PushHint(source="gitlab", branch="main", after=after)
+
+
+def test_scan_at_same_commit_does_not_reload_manifests() -> None:
+    h = Harness()
+    for _ in range(3):
+        assert h.rec.cycle(full=True).full
+    assert h.loads == 1 and h.world.plans == 3  # still compared with AWS every time
+    h.source.head = SHA2
+    h.rec.cycle(full=False)
+    h.rec.cycle(full=True)
+    assert h.loads == 2 and len(h.rec.desired_cache) == 2
+
+
+def test_failed_load_is_retried_next_cycle() -> None:
+    h = Harness()
+    calls: list[Path] = []
+
+    def flaky(root: Path) -> DesiredState:
+        calls.append(root)
+        if len(calls) == 1:
+            raise OSError("checkout half-written")
+        return Harness.load(h, root)
+
+    h.rec.load = flaky
+    assert not h.rec.cycle(full=True).ok
+    assert h.rec.cycle(full=True).ok and len(calls) == 2
+    h.rec.cycle(full=True)
+    assert len(calls) == 2
+
+
+def test_cache_keeps_only_the_newest_commits() -> None:
+    loaded: list[Path] = []
+
+    def load(root: Path) -> DesiredState:
+        loaded.append(root)
+        return DesiredState(environments={}, services=())
+
+    cache = DesiredCache(load, keep=2)
+    for sha in ("a", "b", "a", "c", "a", "b"):
+        cache.load(sha, Path(sha))
+    # "a" stays hot; "b" was evicted by "c" and loaded again
+    assert [p.name for p in loaded] == ["a", "b", "c", "b"] and len(cache) == 2
+    with pytest.raises(ValueError):
+        DesiredCache(load, keep=0)
+
+
+def test_drift_scan_steps_aside_for_a_waiting_push() -> None:
+    h = Harness()
+    reads: list[int] = []
+    h.rec.read_live = lambda d: reads.append(1) or {}  # type: ignore[func-returns-value]
+    h.rec.cycle(full=True)
+    assert len(reads) == 1
+    h.rec.interrupted = lambda sha: True
+    r = h.rec.cycle(full=True)  # a drift scan at the same commit
+    assert r.preempted and not r.full and len(reads) == 1 and h.world.plans == 1
+    assert h.board.daemon["cycles"] == 1  # not counted as a completed cycle
+    h.source.head = SHA2
+    h.world.services["staging/web"] = ("update", (IMAGE,), {})
+    r = h.rec.cycle(full=True)  # the push's own cycle is never preempted
+    assert r.full and r.git_moved and not r.preempted and h.applier.calls == [["staging/web"]]
+
+
+def test_scan_preempted_between_read_and_plan() -> None:
+    h = Harness()
+    h.rec.cycle(full=True)
+    pushed: list[bool] = []
+    h.rec.interrupted = lambda sha: bool(pushed)
+
+    def read(desired: DesiredState) -> dict:
+        pushed.append(True)  # the push arrives while AWS is being read
+        return {}
+
+    h.rec.read_live = read
+    r = h.rec.cycle(full=True)
+    assert r.preempted and h.world.plans == 1 and pushed == [True]
+
+
+def test_push_pending_only_for_git_triggers_of_another_commit() -> None:
+    wakeup = Wakeup()
+    h = Harness()
+    daemon = Daemon(h.rec, wakeup, Leadership(None))
+    assert h.rec.interrupted == daemon.push_pending
+    wakeup.notify("leader")
+    assert not daemon.push_pending(SHA1)
+    wakeup.notify("webhook", hint(SHA1))  # a redelivery of the commit being scanned
+    assert not daemon.push_pending(SHA1)
+    assert daemon.push_pending(SHA2)
+    wakeup.notify("sqs", hint(None))  # commit unknown: assume it moved
+    assert daemon.push_pending(SHA1)
+    reasons, hints = wakeup.wait(0)
+    assert reasons == ["leader", "webhook", "sqs"] and len(hints) == 2  # peeking cleared nothing
+    assert not daemon.push_pending(SHA2)
+
+
+def test_register_pacing_keeps_a_margin_below_aws_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+    bucket = TokenBucket(REGISTER_RATE, REGISTER_BURST, now=lambda: now[0], sleep=slept.append)
+    waits = [bucket.acquire() for _ in range(REGISTER_BURST + 2)]
+    assert waits[:REGISTER_BURST] == [0.0] * REGISTER_BURST
+    assert waits[REGISTER_BURST] == pytest.approx(1.05) and waits[-1] == pytest.approx(2.10)
+    assert REGISTER_RATE < AWS_REGISTER_RATE
+    assert register_bucket_from_env({}).rate == REGISTER_RATE
+    assert register_bucket_from_env({"RECONCILER_REGISTER_RATE": "1000"}).rate == 1000.0
