@@ -63,10 +63,12 @@ def check_shape(data: dict[str, Any], operation: str, sink: FileIssues) -> None:
         if error_type == "unknown field":
             field = extra["unknown_param"]
             sink.error((*path, field), f"unknown field {field!r} for {operation}"
-                       f"{_suggest(field, extra['valid_names'])}")
+                       f"{suggest(field, extra['valid_names'])}")
         elif error_type == "missing required field":
             sink.error(path, f"missing required field {extra['required_name']!r}")
         elif error_type == "invalid type":
+            if sink.has_error_at(path):
+                continue  # the JSON Schema already reported this value; one error per field
             sink.error(path, f"invalid type {type(extra['param']).__name__} "
                              f"(value {extra['param']!r}); expected {_types(extra['valid_types'])}")
         elif error_type in ("invalid range", "invalid length"):
@@ -105,7 +107,8 @@ def _types(valid: list[str]) -> str:
     return " or ".join(names)
 
 
-def _suggest(field: str, valid: list[str]) -> str:
+def suggest(field: str, valid: list[str]) -> str:
+    """' (did you mean X?)' for a misspelled field name, or ''."""
     lowered = {v.lower(): v for v in valid}
     if field.lower() in lowered:
         return f" (did you mean {lowered[field.lower()]!r}?)"

@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from reconciler.manifests.issues import FileIssues
+from reconciler.manifests.awsmodel import suggest
 
 DEFINITIONS = ("environment", "service", "gitops", "syncPolicy", "codeDeploy")
 
@@ -51,8 +52,9 @@ def check_schema(data: Any, definition: str, sink: FileIssues) -> None:
         for leaf in leaves:
             path = tuple(leaf.absolute_path)
             if leaf.validator == "additionalProperties":
-                for key in sorted(set(leaf.instance) - set(leaf.schema.get("properties", {}))):
-                    sink.error((*path, key), f"unknown field {key!r}")
+                known = sorted(leaf.schema.get("properties", {}))
+                for key in sorted(set(leaf.instance) - set(known)):
+                    sink.error((*path, key), f"unknown field {key!r}{suggest(str(key), known)}")
             else:
                 sink.error(path, _reason(leaf))
 
@@ -65,7 +67,21 @@ def _leaf_errors(error: Any) -> list[Any]:
     return [error]
 
 
+def _description(error: Any) -> str | None:
+    """The nearest schema description above a failed check: says what a valid value looks like."""
+    node = error
+    while node is not None:
+        if isinstance(node.schema, dict) and node.schema.get("description"):
+            return str(node.schema["description"])
+        node = node.parent
+    return None
+
+
 def _reason(error: Any) -> str:
+    if error.validator == "pattern":
+        description = _description(error)
+        if description:
+            return f"{error.instance!r} is not valid: {description}"
     if error.validator == "not" and error.validator_value == {"required": ["canary", "linear"]}:
         return "set either canary or linear, not both"
     if error.validator == "dependentRequired":

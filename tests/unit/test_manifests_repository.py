@@ -328,10 +328,12 @@ def test_unknown_top_level_keys_everywhere(repo: Path) -> None:
     replace(td, '"cpu": "256",', '"cpu": "256",\n  "cpus": "256",')
     errors = {str(e) for e in errors_of(load_repository(repo))}
     assert errors == {
-        f"environments/staging/environment.yaml:{line_of(env, 'regoin')}: regoin: unknown field 'regoin'",
+        f"environments/staging/environment.yaml:{line_of(env, 'regoin')}: regoin: unknown field 'regoin' "
+        "(did you mean 'region'?)",
         f"environments/staging/web/service.yaml:{line_of(svc, 'desiredcount')}: desiredcount: "
         "unknown field 'desiredcount' for CreateService (did you mean 'desiredCount'?)",
-        f"environments/staging/web/service.yaml:{line_of(svc, 'stratgey')}: gitops.stratgey: unknown field 'stratgey'",
+        f"environments/staging/web/service.yaml:{line_of(svc, 'stratgey')}: gitops.stratgey: unknown field 'stratgey' "
+        "(did you mean 'strategy'?)",
         f"environments/staging/api/taskdef.json:{line_of(td, 'cpus')}: cpus: "
         "unknown field 'cpus' for RegisterTaskDefinition (did you mean 'cpu'?)",
     }
@@ -481,3 +483,19 @@ def test_botocore_checks_service_shapes_too(repo: Path) -> None:
         f"environments/staging/web/service.yaml:{line}: placementStrategy[0].type: "
         "'spreadd' is not one of random, spread, binpack",
     ]
+
+
+def test_a_wrong_type_is_reported_once(repo: Path) -> None:
+    svc = repo / "environments/staging/web/service.yaml"
+    replace(svc, "desiredCount: 2", 'desiredCount: "two"')
+    errors = [e for e in errors_of(load_repository(repo)) if e.path == "desiredCount"]
+    assert len(errors) == 1, [str(e) for e in errors]
+    assert errors[0].line == line_of(svc, "desiredCount")
+
+
+def test_a_bad_duration_says_what_a_good_one_looks_like(repo: Path) -> None:
+    svc = repo / "environments/staging/web/service.yaml"
+    replace(svc, "waitTimeout: 15m", "waitTimeout: forever")
+    err = only_error(load_repository(repo))
+    assert err.path == "gitops.waitTimeout"
+    assert "'forever' is not valid" in err.reason and "30m" in err.reason
