@@ -147,8 +147,14 @@ class RollingWaiter:
                 return Outcome("succeeded", deployment_id, "steady")
             return None
         # Our deployment is no longer PRIMARY: the circuit breaker rolled back, or someone deployed over it.
-        reason = str((mine or {}).get("rolloutStateReason") or (primary or {}).get("rolloutStateReason") or "")
+        reason = str((mine or {}).get("rolloutStateReason") or "")
+        primary_reason = str((primary or {}).get("rolloutStateReason") or "")
+        if not reason and "circuit breaker" in primary_reason.lower():
+            # "ECS deployment circuit breaker: rolling back to deploymentId ..." explains our failure; the
+            # rollback deployment's own "... completed." would not (aws-behaviour.md §2 rolloutStateReason).
+            reason = primary_reason
         if primary is not None and primary.get("taskDefinition") == target_td and primary.get("id") != deployment_id:
+            reason = reason or primary_reason
             return None if primary.get("rolloutState") == "IN_PROGRESS" else Outcome(
                 "succeeded" if primary.get("rolloutState") == "COMPLETED" else "failed", primary.get("id"), reason)
         failed_event = _failure_event(svc, deployment_id)

@@ -320,7 +320,8 @@ class Reconciler:
         self.metrics.syncs.labels(r.status).inc()
         self.board.record(r.environment, r.service, SyncRecord(commit=commit.sha, action=action, status=r.status,
                                                                at=_iso(now), deployment_id=r.deployment_id,
-                                                               message=r.message))
+                                                               message=failure_text(r) if r.status in FAILURE
+                                                               else r.message))
         with structlog.contextvars.bound_contextvars(service=r.key):
             log.info("sync_result", action=action, status=r.status, deployment=r.deployment_id, message=r.message)
         if r.status in SUCCESS:
@@ -338,7 +339,18 @@ class Reconciler:
             memory.retry_at = now + backoff_delay(memory.failures, self.settings.backoff_base,
                                                   self.settings.backoff_max)
             self.board.update(r.environment, r.service, sync="OutOfSync", health="Degraded",
-                              last_error=r.message or r.status)
+                              last_error=failure_text(r))
+
+
+def failure_text(result: Any) -> str:
+    """What went wrong, with the failing tasks' stopped reasons: what a person needs to act."""
+    text = result.message or result.status
+    reasons = list(dict.fromkeys(result.stopped_reasons or ()))[:3]
+    if reasons:
+        text += "; stopped: " + "; ".join(reasons)
+    if result.rolled_back and "rolled back" not in text.lower():
+        text += " (AWS rolled back)"
+    return text
 
 
 def _iso(ts: float) -> str:
