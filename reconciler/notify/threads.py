@@ -56,6 +56,11 @@ def thread_key(event: ReportEvent) -> str | None:
     env = event.environment or ""
     if "thread_key" in event.extra:
         return str(event.extra["thread_key"])
+    if event.kind.startswith("sync_") and event.extra.get("action") == "self-heal" and event.commit:
+        # A self-heal re-sync gets its own parent: updating the commit's deploy thread would replace
+        # the commit's summary with the self-heal picture.
+        names = ",".join(sorted(f"{s.environment}/{s.service}" for s in event.services))
+        return f"self-heal:{env}:{event.commit.sha}:{names}"
     if event.kind.startswith("sync_") or event.kind == "approval_needed":
         if event.commit:
             return f"deploy:{env}:{event.commit.sha}"
