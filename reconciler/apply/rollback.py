@@ -56,6 +56,7 @@ def rollback_service(applier: "Applier", env: Environment, service: str, *, to_r
     if code_deploy and bg is not None:
         running = applier.codedeploy.active_deployment(env, bg.application, bg.deployment_group)
         if running:
+            _pause(applier, env, svc, commit)
             progress(f"stopping CodeDeploy deployment {running} with rollback")
             applier.codedeploy.stop_deployment(env, running, rollback=True)
             result = replace(base, status="succeeded", deployment_id=running, rolled_back=True,
@@ -70,6 +71,8 @@ def rollback_service(applier: "Applier", env: Environment, service: str, *, to_r
     if target == current:
         return replace(base, status="noop", task_definition_arn=target, message="already at that revision")
     base = replace(base, task_definition_arn=target)
+    # Pause first: a running daemon must not "repair" the rollback while it is rolling out.
+    _pause(applier, env, svc, commit)
     progress(f"rolling back {current.rsplit('/', 1)[-1]} -> {target.rsplit('/', 1)[-1]}")
     if code_deploy and bg is not None and spec is not None:
         dep, how = applier.bluegreen.start_or_follow(env, bg, spec.service, target, deadline, progress,
@@ -85,14 +88,20 @@ def rollback_service(applier: "Applier", env: Environment, service: str, *, to_r
     return _finish(applier, env, svc, result, commit, current, deregister, start)
 
 
+def _pause(applier: "Applier", env: Environment, svc: dict, commit: str | None) -> None:
+    """Tag the service so the daemon leaves it alone until git's commit changes."""
+    applier.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
+    if APPLIED_TAG in {t["key"] for t in svc.get("tags") or []}:
+        # Git's declaration is no longer what runs: once the pause lifts, the daemon applies it again.
+        applier.ecs.untag(env, str(svc["serviceArn"]), [APPLIED_TAG])
+
+
 def _finish(applier: "Applier", env: Environment, svc: dict, result: ServiceResult, commit: str | None,
             bad_revision: str | None, deregister: bool, start: float) -> ServiceResult:
-    if result.status in ("succeeded", "in_progress"):
-        applier.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
-        if APPLIED_TAG in {t["key"] for t in svc.get("tags") or []}:
-            # Git's declaration is no longer what runs: once the pause lifts, the daemon applies it again.
-            applier.ecs.untag(env, str(svc["serviceArn"]), [APPLIED_TAG])
-        if deregister and bad_revision and result.status == "succeeded":
-            applier.taskdefs.deregister(env, bad_revision)
-            result = replace(result, message=f"{result.message}; deregistered {bad_revision.rsplit('/', 1)[-1]}")
+    if result.status not in ("succeeded", "in_progress"):
+        # The service still runs what it ran before: let automated sync look after it again.
+        applier.ecs.untag(env, str(svc["serviceArn"]), [PAUSED_TAG])
+    elif deregister and bad_revision and result.status == "succeeded":
+        applier.taskdefs.deregister(env, bad_revision)
+        result = replace(result, message=f"{result.message}; deregistered {bad_revision.rsplit('/', 1)[-1]}")
     return replace(result, duration_seconds=max(0.0, applier.clock.now() - start))
