@@ -18,7 +18,7 @@ from reconciler.apply.appspec import AppSpecError
 from reconciler.apply.bluegreen import BlueGreenDeployer
 from reconciler.apply.clock import Clock, SystemClock
 from reconciler.apply.fields import (DEPLOYMENT_FIELDS, changed_fields, create_params, image_changes,
-                                     is_code_deploy, owner_tags, tag_changes, update_params)
+                                     owner_tags, tag_changes, update_params)
 from reconciler.apply.marker import applied_tags
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.reports import FINAL_KINDS, emit, service_report
@@ -29,6 +29,7 @@ from reconciler.aws.clients import AwsClients
 from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import CODE_DEPLOY_UPDATABLE, EcsWriter, update_service_fields
 from reconciler.aws.errors import AwsError
+from reconciler.desired import is_code_deploy
 from reconciler.aws.live import LiveReader
 from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
 from reconciler.events import CommitInfo, ReportSink
@@ -221,9 +222,15 @@ class Applier:
             target_td = current_td
         base = replace(base, task_definition_arn=target_td)
         allowed = CODE_DEPLOY_UPDATABLE if code_deploy else update_service_fields()
-        params, skipped = update_params(sp, allowed)
-        if skipped:
-            log.info("fields_not_updatable", service=sp.key, fields=skipped)
+        params, unsent = update_params(sp, allowed)
+        stuck = sorted(set(unsent) - (DEPLOYMENT_FIELDS if code_deploy else set()))
+        if stuck:
+            # Create-only fields (launchType, schedulingStrategy, role...): UpdateService cannot change
+            # them, so reporting success would leave the drift forever without a word.
+            log.warning("fields_not_updatable", service=sp.key, fields=stuck)
+            return replace(base, status="failed",
+                           message=f"cannot change {', '.join(stuck)} of an existing service with "
+                                         "UpdateService: revert it in git, or delete and recreate the service")
         to_tag, to_untag = tag_changes(sp)
         if sp.adopt:
             to_tag.update(owner_tags(self.instance, sp.environment))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
+from reconciler.desired import RESET_VALUES, desired_service
 from reconciler.events import ImageChange
 from reconciler.model import ENV_TAG, OWNER_TAG, RESERVED_TAG_PREFIX, ServiceSpec
 from reconciler.plan import ServicePlan
@@ -18,7 +19,6 @@ from reconciler.plan import ServicePlan
 #: (they are part of the AppSpec): aws-behaviour.md §3 "What UpdateService can change".
 DEPLOYMENT_FIELDS = frozenset({"networkConfiguration", "platformVersion", "loadBalancers",
                                "capacityProviderStrategy"})
-DEFAULT_CIRCUIT_BREAKER = {"enable": True, "rollback": True}
 
 
 def owner_tags(instance: str, environment: str) -> dict[str, str]:
@@ -38,68 +38,46 @@ def changed_fields(plan: ServicePlan) -> set[str]:
             if c.path.startswith("service/") and len(c.path.split("/")) > 1}
 
 
-def with_circuit_breaker(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The deployment circuit breaker with rollback is on unless the manifest says otherwise."""
-    out = copy.deepcopy(dict(config or {}))
-    out.setdefault("deploymentCircuitBreaker", dict(DEFAULT_CIRCUIT_BREAKER))
-    return out
-
-
-def is_code_deploy(spec: ServiceSpec | None, live: Mapping[str, Any] | None = None) -> bool:
-    if live is not None:
-        return (live.get("deploymentController") or {}).get("type") == "CODE_DEPLOY"
-    if spec is None:
-        return False
-    declared = (spec.service.get("deploymentController") or {}).get("type")
-    return declared == "CODE_DEPLOY" or (declared is None and spec.gitops.strategy == "blue-green")
-
-
 def create_params(spec: ServiceSpec, task_definition_arn: str, instance: str, *,
                   extra_tags: Mapping[str, str] | None = None) -> dict[str, Any]:
     """CreateService input: git's service, the resolved revision, the ownership tags (and `extra_tags`)."""
-    params = copy.deepcopy(dict(spec.service))
+    params = desired_service(spec)
     params.pop("cluster", None)
     params["serviceName"] = spec.name
     params["taskDefinition"] = task_definition_arn
     tags = {**desired_tags(spec), **owner_tags(instance, spec.environment), **(extra_tags or {})}
     params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-    if spec.gitops.strategy == "blue-green":
-        params.setdefault("deploymentController", {"type": "CODE_DEPLOY"})
-    if not is_code_deploy(spec):
-        params["deploymentConfiguration"] = with_circuit_breaker(params.get("deploymentConfiguration"))
     return params
 
 
-def _value(spec: ServiceSpec, name: str) -> tuple[bool, Any]:
-    if name in spec.service:
-        return True, copy.deepcopy(spec.service[name])
-    return False, None
-
-
 def update_params(plan: ServicePlan, allowed: frozenset[str]) -> tuple[dict[str, Any], list[str]]:
-    """UpdateService fields for the drifted service fields within `allowed`, plus the ones left out.
+    """UpdateService fields for the drifted service fields within `allowed`, plus the ones it cannot send.
 
-    A field git no longer sets is cleared when it is a list (placement, load balancers...);
-    other fields keep AWS's value. desiredCount of an autoscaled service belongs to the scaler.
+    A field git no longer sets goes back to AWS's default: [] for lists (placement, load
+    balancers...), RESET_VALUES for the scalars. A field that can be neither sent nor reset
+    (create-only, like launchType) is returned in the second list, so the caller can say so
+    instead of reporting success. desiredCount of an autoscaled service belongs to the scaler.
     """
     assert plan.spec is not None
+    desired = desired_service(plan.spec)
+    live = plan.live.service if plan.live else {}
     params: dict[str, Any] = {}
-    skipped: list[str] = []
+    unsent: list[str] = []
     autoscaled = bool(plan.live and plan.live.autoscaled)
     for name in sorted(changed_fields(plan)):
-        if name == "tags":
+        if name == "tags" or (name == "desiredCount" and autoscaled):
             continue
-        if name not in allowed or (name == "desiredCount" and autoscaled):
-            skipped.append(name)
-            continue
-        present, value = _value(plan.spec, name)
-        if present:
-            params[name] = value
-        elif isinstance((plan.live.service if plan.live else {}).get(name), list):
+        if name not in allowed:
+            unsent.append(name)
+        elif name in desired:
+            params[name] = copy.deepcopy(desired[name])
+        elif isinstance(live.get(name), list):
             params[name] = []
-    if "deploymentConfiguration" in params and not is_code_deploy(plan.spec, plan.live.service if plan.live else None):
-        params["deploymentConfiguration"] = with_circuit_breaker(params["deploymentConfiguration"])
-    return params, skipped
+        elif name in RESET_VALUES:
+            params[name] = copy.deepcopy(RESET_VALUES[name])
+        else:
+            unsent.append(name)
+    return params, unsent
 
 
 def tag_changes(plan: ServicePlan) -> tuple[dict[str, str], list[str]]:

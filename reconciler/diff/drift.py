@@ -6,6 +6,7 @@ from typing import Any, Mapping, Sequence
 from reconciler.diff.compare import compare
 from reconciler.diff.service import normalize_service
 from reconciler.diff.taskdef import normalize_task_definition
+from reconciler.desired import desired_service
 from reconciler.model import Drift, FieldChange, LiveService, ServiceSpec
 
 TASKDEF_PREFIX = "taskDefinition"
@@ -60,5 +61,5 @@ def diff_service_spec(spec: ServiceSpec, live: LiveService) -> Drift:
         live_td = {"taskDefinition": live.task_definition, "tags": list(live.task_definition_tags)}
         td_drift = diff_task_definitions(spec.task_definition, live_td, ignore)
     compare_count = not live.autoscaled and spec.service.get("desiredCount") is not None
-    svc_drift = diff_services(spec.service, live.service, ignore, compare_desired_count=compare_count)
+    svc_drift = diff_services(desired_service(spec), live.service, ignore, compare_desired_count=compare_count)
     return Drift(changes=td_drift.changes + svc_drift.changes)

@@ -24,6 +24,14 @@ SERVER_ONLY = frozenset({
 #: Returned only on the PRIMARY deployment, not at service level (ecspresso's
 #: newServiceFromTypes does the same, ecs-deploy-tools.md §2).
 FROM_PRIMARY_DEPLOYMENT = ("serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations")
+#: For CODE_DEPLOY/EXTERNAL services a deployment's network and capacity providers go to
+#: the replacement task set (the AppSpec), and the service-level values keep their
+#: create-time form; the PRIMARY task set holds what runs ([bc-ecs] `TaskSet` members
+#: networkConfiguration, capacityProviderStrategy; aws-behaviour.md §3 "The service-level
+#: taskDefinition follows the PRIMARY set"). Not platformVersion (the set holds the resolved
+#: "1.4.0", git says "LATEST") nor loadBalancers (the PRIMARY set swaps blue/green groups).
+FROM_PRIMARY_TASK_SET = ("networkConfiguration", "capacityProviderStrategy")
+_TASK_SET_CONTROLLERS = frozenset({"CODE_DEPLOY", "EXTERNAL"})
 _SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
 
 
@@ -33,10 +41,17 @@ def _is_fargate(svc: Mapping[str, Any]) -> bool:
 
 
 def _lift_from_primary(svc: JSONDict) -> None:
+    """Fields AWS reports on the PRIMARY deployment / task set rather than on the service."""
     primary = next((d for d in svc.get("deployments") or () if d.get("status") == "PRIMARY"), None)
     for key in FROM_PRIMARY_DEPLOYMENT:
         if primary and key not in svc and primary.get(key):
             svc[key] = primary[key]
+    if (svc.get("deploymentController") or {}).get("type") not in _TASK_SET_CONTROLLERS:
+        return
+    primary_set = next((t for t in svc.get("taskSets") or () if t.get("status") == "PRIMARY"), None)
+    for key in FROM_PRIMARY_TASK_SET:
+        if primary_set and primary_set.get(key):
+            svc[key] = primary_set[key]
 
 
 def _role(svc: JSONDict) -> None:

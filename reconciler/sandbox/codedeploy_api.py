@@ -124,6 +124,27 @@ def _appspec(revision: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("InvalidRevisionException", f"The AppSpec file is not valid: {exc}") from exc
 
 
+def _appspec_network(props: dict[str, Any]) -> dict[str, Any] | None:
+    """AppSpec NetworkConfiguration in DescribeServices' camelCase shape: CodeDeploy gives it
+    to the replacement task set ([cd-ug] reference-appspec-file-structure-resources;
+    [bc-ecs] TaskSet.networkConfiguration / AwsVpcConfiguration)."""
+    vpc = (props.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration")
+    if not vpc:
+        return None
+    out: dict[str, Any] = {"subnets": list(vpc.get("Subnets") or [])}
+    if vpc.get("SecurityGroups"):
+        out["securityGroups"] = list(vpc["SecurityGroups"])
+    out["assignPublicIp"] = str(vpc.get("AssignPublicIp") or "DISABLED")
+    return {"awsvpcConfiguration": out}
+
+
+def _appspec_capacity(props: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """AppSpec CapacityProviderStrategy as [bc-ecs] CapacityProviderStrategyItem (camelCase)."""
+    items = props.get("CapacityProviderStrategy") or []
+    renamed = (("CapacityProvider", "capacityProvider"), ("Weight", "weight"), ("Base", "base"))
+    return [{new: item[old] for old, new in renamed if old in item} for item in items] or None
+
+
 def create_deployment(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
     app, group_name = body.get("applicationName", ""), body.get("deploymentGroupName", "")
     group = _group(state, app, group_name)
@@ -148,6 +169,7 @@ def create_deployment(state: SandboxState, body: dict[str, Any], moto: MotoCall)
             application=app, group=group_name, group_config=group, config_name=config_name, routing=routing,
             revision=body["revision"], service=svc, task_definition=td["taskDefinitionArn"],
             containers=containers_of(td), description=body.get("description"),
+            network_configuration=_appspec_network(props), capacity_provider_strategy=_appspec_capacity(props),
         )
     return {"deploymentId": dep.id}
 

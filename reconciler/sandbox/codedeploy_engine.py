@@ -79,6 +79,9 @@ class SimCdDeployment:
     task_definition: str
     containers: list[tuple[str, str]]
     created_at: float
+    #: The AppSpec's NetworkConfiguration / CapacityProviderStrategy, in ECS camelCase.
+    network_configuration: dict[str, Any] | None = None
+    capacity_provider_strategy: list[dict[str, Any]] | None = None
     creator: str = "user"
     description: str | None = None
     status: str = "Created"
@@ -169,7 +172,9 @@ class CodeDeploySimulator:
         lbs = [dict(lb) for lb in svc.attributes.get("loadBalancers", [])]
         if lbs and len(tgs) > 1 and tgs[1]:
             lbs[0]["targetGroupArn"] = self.target_group_arn(tgs[1]) or _swap_tg_name(lbs[0].get("targetGroupArn", ""), tgs[1])
-        dep.replacement = self.ecs.create_task_set(svc, dep.task_definition, dep.containers, external_id=dep.id, load_balancers=lbs)
+        dep.replacement = self.ecs.create_task_set(
+            svc, dep.task_definition, dep.containers, external_id=dep.id, load_balancers=lbs,
+            network_configuration=dep.network_configuration, capacity_provider_strategy=dep.capacity_provider_strategy)
         dep.replacement.scale = 100.0
         dep.messages.append(f"Created replacement task set {dep.replacement.id} with task definition {dep.task_definition}.")
         dep.phase, dep.next_at = "install", at + 2 * STEP_SECONDS

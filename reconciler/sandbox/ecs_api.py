@@ -223,13 +223,15 @@ def _deployment(dep: SimDeployment) -> dict[str, Any]:
 
 
 def _placement_fields(out: dict[str, Any], group: TaskGroup) -> dict[str, Any]:
-    """launchType, platform and network of a deployment or task set, only when set."""
+    """launchType, platform, network and capacity providers of a deployment or task set, only when set."""
     if group.launch_type:
         out["launchType"] = group.launch_type
     if group.platform_version:
         out["platformVersion"], out["platformFamily"] = group.platform_version, "Linux"
     if group.network_configuration:
         out["networkConfiguration"] = group.network_configuration
+    if group.capacity_provider_strategy:  # [bc-ecs] Deployment/TaskSet.capacityProviderStrategy
+        out["capacityProviderStrategy"] = group.capacity_provider_strategy
     return out
 
 

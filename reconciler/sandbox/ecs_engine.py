@@ -83,6 +83,7 @@ class TaskGroup:
     launch_type: str | None = None
     platform_version: str | None = None
     network_configuration: dict[str, Any] | None = None
+    capacity_provider_strategy: list[dict[str, Any]] | None = None
     tasks: list[SimTask] = field(default_factory=list)
     failed_tasks: int = 0
 
@@ -271,6 +272,7 @@ class EcsSimulator:
         started_by: str | None = "CODE_DEPLOY",
         load_balancers: list[dict[str, Any]] | None = None,
         network_configuration: dict[str, Any] | None = None,
+        capacity_provider_strategy: list[dict[str, Any]] | None = None,
     ) -> SimTaskSet:
         now = self.clock.now()
         with self.lock:
@@ -282,7 +284,11 @@ class EcsSimulator:
                 external_id=external_id, started_by=started_by,
                 launch_type=svc.attributes.get("launchType"),
                 platform_version=_resolved_platform(svc.attributes),
+                # A task set runs with its own network and capacity providers, given by the
+                # AppSpec or, for the first set, by CreateService ([bc-ecs] TaskSet members).
                 network_configuration=network_configuration or svc.attributes.get("networkConfiguration"),
+                capacity_provider_strategy=(capacity_provider_strategy
+                                            or svc.attributes.get("capacityProviderStrategy")),
                 load_balancers=load_balancers if load_balancers is not None else list(svc.attributes.get("loadBalancers", [])),
                 stability_status_at=now,
             )

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reconciler.desired import desired_service
 from reconciler.manifests import load_repository
 from reconciler.model import DEFAULT_INSTANCE, ENV_TAG, OWNER_TAG
 
@@ -74,7 +75,8 @@ gitops: {strategy: rolling}
 
 
 def add_rich_service(repo: Path) -> None:
-    """A service leaning on AWS's defaults: unit strings, no essential/protocol, no deploymentConfiguration."""
+    """A service leaning on AWS's defaults: unit strings, no essential/protocol, no deploymentConfiguration
+    (maximumPercent and friends come from AWS; the reconciler adds only its circuit breaker)."""
     worker = repo / "environments" / "staging" / "worker"
     worker.mkdir()
     (worker / "taskdef.json").write_text(json.dumps(RICH_TASKDEF, indent=2))
@@ -90,7 +92,8 @@ def apply_with_boto3(sandbox, repo: Path) -> list[str]:
         env = desired.environments[spec.environment]
         tags = [{"key": OWNER_TAG, "value": DEFAULT_INSTANCE}, {"key": ENV_TAG, "value": spec.environment}]
         td = ecs.register_task_definition(**spec.task_definition)["taskDefinition"]
-        service = {k: v for k, v in spec.service.items() if k != "tags"}
+        # What the reconciler itself would send: the manifest plus its own defaults (the circuit breaker).
+        service = {k: v for k, v in desired_service(spec).items() if k != "tags"}
         ecs.create_service(cluster=env.cluster, taskDefinition=td["taskDefinitionArn"],
                            tags=[*spec.service.get("tags", []), *tags], **service)
         keys.append(spec.key)

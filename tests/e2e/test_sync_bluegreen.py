@@ -115,3 +115,32 @@ def test_restart_during_codedeploy_follows_the_active_deployment(sandbox_factory
     assert by_key(data)["production/api"]["deploymentId"] == active
     assert by_key(data)["production/api"]["status"] == "succeeded"
     assert len(cd.list_deployments(applicationName="api", deploymentGroupName="api-production")["deployments"]) == 1
+
+
+def test_network_change_deploys_once_then_is_in_sync(sandbox, tmp_path):
+    """The new subnets live on the PRIMARY task set only; the stale service-level value is no drift."""
+    repo = copy_examples(tmp_path)
+    cd = sandbox.client("codedeploy")
+
+    def deployments() -> list[str]:
+        return cd.list_deployments(applicationName="api", deploymentGroupName="api-staging")["deployments"]
+
+    assert sync_json(sandbox, repo, "--env", "staging", "--service", "api")[0] == 0
+    before = len(deployments())
+    path = repo / "environments" / "staging" / "api" / "service.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("      - subnet-0a1b2c3d4e5f60002\n", "", 1))
+    assert path.read_text() != text
+    plan = run_cli(sandbox, "plan", "--repo", str(repo), "--env", "staging", "--service", "api")
+    assert plan.returncode == 1 and "subnets" in plan.stdout, plan.stdout + plan.stderr
+
+    code, data = sync_json(sandbox, repo, "--env", "staging", "--service", "api")
+    assert code == 0 and by_key(data)["staging/api"]["status"] == "succeeded", data
+    assert len(deployments()) == before + 1
+    [primary] = [t for t in describe(sandbox, "staging", "api")["taskSets"] if t["status"] == "PRIMARY"]
+    assert "subnet-0a1b2c3d4e5f60002" not in primary["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
+
+    plan = run_cli(sandbox, "plan", "--repo", str(repo), "--env", "staging", "--service", "api")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert sync_json(sandbox, repo, "--env", "staging", "--service", "api")[0] == 0
+    assert len(deployments()) == before + 1  # no second blue/green deployment

@@ -157,3 +157,50 @@ def test_missing_live_task_definition_is_added() -> None:
                        task_definition=None)
     drift = diff_service_spec(_spec(load("diff/ecspresso_service_desired.json")), live)
     assert [(c.path, c.kind) for c in drift.changes] == [("taskDefinition", "added")]
+
+
+# --- CODE_DEPLOY: network and capacity providers come from the PRIMARY task set ----------
+
+def _blue_green_pair() -> tuple[dict[str, Any], dict[str, Any]]:
+    """git moved the service to subnet-new; CodeDeploy put that on the PRIMARY task set only."""
+    request = load("diff/create-service_fargate_request.json")["request"]
+    request["deploymentController"] = {"type": "CODE_DEPLOY"}
+    request["networkConfiguration"]["awsvpcConfiguration"]["subnets"] = ["subnet-new"]
+    request["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    request.pop("launchType")
+    live = copy.deepcopy(load("aws-samples/awscli_create-service_fargate.json")["response"]["service"])
+    live.pop("launchType")
+    live["deploymentController"] = {"type": "CODE_DEPLOY"}
+    live["deployments"] = []
+    live["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]  # stale
+    new_network = copy.deepcopy(live["networkConfiguration"])
+    new_network["awsvpcConfiguration"]["subnets"] = ["subnet-new"]
+    live["taskSets"] = [
+        {"status": "PRIMARY", "networkConfiguration": new_network, "platformVersion": "1.4.0",
+         "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}],
+         "loadBalancers": [{"targetGroupArn": "arn:tg/green", "containerName": "c", "containerPort": 80}]},
+        {"status": "DRAINING", "networkConfiguration": live["networkConfiguration"]},
+    ]
+    return request, live
+
+
+def test_code_deploy_network_read_from_primary_task_set() -> None:
+    request, live = _blue_green_pair()
+    assert live["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == ["subnet-12344321"]  # stale
+    drift = diff_services(request, live)
+    assert drift.in_sync, drift.paths()
+
+
+def test_code_deploy_difference_against_primary_task_set_is_drift() -> None:
+    request, live = _blue_green_pair()
+    request["networkConfiguration"]["awsvpcConfiguration"]["subnets"] = ["subnet-12344321"]
+    change = diff_services(request, live).changes[0]
+    assert change.path == "service/networkConfiguration/awsvpcConfiguration/subnets"
+    assert change.live == ["subnet-new"] and change.desired == ["subnet-12344321"]
+
+
+def test_rolling_service_ignores_task_sets() -> None:
+    request, live = _blue_green_pair()
+    request["deploymentController"] = live["deploymentController"] = {"type": "ECS"}
+    paths = diff_services(request, live).paths()
+    assert "service/networkConfiguration/awsvpcConfiguration/subnets" in paths

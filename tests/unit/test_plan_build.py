@@ -65,7 +65,7 @@ def live_from(s: ServiceSpec, *, owner: str | None = INSTANCE, image: str | None
     svc.update({"serviceArn": f"arn:aws:ecs:eu-west-1:123456789012:service/{s.environment}/{s.name}",
                 "status": "ACTIVE", "taskDefinition": arn, "tags": tags, "runningCount": 2,
                 "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
-                                            "deploymentCircuitBreaker": {"enable": False, "rollback": False}},
+                                            "deploymentCircuitBreaker": {"enable": True, "rollback": True}},  # what the reconciler creates
                 "deploymentController": {"type": "ECS"}, "schedulingStrategy": "REPLICA",
                 "platformVersion": "LATEST", "propagateTags": "NONE", "enableECSManagedTags": False,
                 "placementConstraints": [], "placementStrategy": [], "loadBalancers": [], "serviceRegistries": []})

@@ -133,3 +133,14 @@ def test_steady_services_are_not_stepped_and_lookup_is_by_name_or_arn() -> None:
     assert svc.deployments[0].running == 3 and svc.steady
     svc.status = "INACTIVE"
     assert sim.find_service("c", "s") is None and sim.find_service("c", "s", include_inactive=True) is svc
+
+
+def test_appspec_network_and_capacity_become_task_set_shapes() -> None:
+    from reconciler.sandbox.codedeploy_api import _appspec_capacity, _appspec_network
+
+    props = {"NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": ["s-1"], "SecurityGroups": ["sg-1"]}},
+             "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 2, "Base": 1}]}
+    assert _appspec_network(props) == {"awsvpcConfiguration": {
+        "subnets": ["s-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}}
+    assert _appspec_capacity(props) == [{"capacityProvider": "FARGATE_SPOT", "weight": 2, "base": 1}]
+    assert _appspec_network({}) is None and _appspec_capacity({}) is None

@@ -1,0 +1,53 @@
+"""What the reconciler asks AWS for, given a spec: the manifest plus the reconciler's own defaults.
+
+The diff and the apply step both read the desired service from here, so the
+reconciler never reports drift against a value it sends itself (for example the
+deployment circuit breaker it turns on when the manifest says nothing). Pure.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+from reconciler.model import ServiceSpec
+
+#: On unless the manifest says otherwise: a failing rollout stops and rolls back by itself
+#: ([ecs-dg] deployment-circuit-breaker; issue 4 "the circuit breaker with rollback is on").
+DEFAULT_CIRCUIT_BREAKER = {"enable": True, "rollback": True}
+
+#: What AWS holds when a field is not set ([bc-ecs] CreateServiceRequest / UpdateServiceRequest
+#: member docs; aws-behaviour.md §2). When git stops setting one of these, UpdateService sends
+#: this value, so that AWS matches the default the normalizer assumes for an absent field.
+RESET_VALUES: Mapping[str, Any] = {
+    "healthCheckGracePeriodSeconds": 0,
+    "enableExecuteCommand": False,
+    "enableECSManagedTags": False,
+    "propagateTags": "NONE",
+    "platformVersion": "LATEST",
+    "serviceConnectConfiguration": {"enabled": False},
+}
+
+
+def with_circuit_breaker(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    out = copy.deepcopy(dict(config or {}))
+    out.setdefault("deploymentCircuitBreaker", dict(DEFAULT_CIRCUIT_BREAKER))
+    return out
+
+
+def is_code_deploy(spec: ServiceSpec | None, live: Mapping[str, Any] | None = None) -> bool:
+    if live is not None:
+        return (live.get("deploymentController") or {}).get("type") == "CODE_DEPLOY"
+    if spec is None:
+        return False
+    declared = (spec.service.get("deploymentController") or {}).get("type")
+    return declared == "CODE_DEPLOY" or (declared is None and spec.gitops.strategy == "blue-green")
+
+
+def desired_service(spec: ServiceSpec) -> dict[str, Any]:
+    """The service fields the reconciler sends for `spec` (CreateService shape, no taskDefinition)."""
+    service = copy.deepcopy(dict(spec.service))
+    if spec.gitops.strategy == "blue-green":
+        service.setdefault("deploymentController", {"type": "CODE_DEPLOY"})
+    if not is_code_deploy(spec) and (service.get("deploymentController") or {}).get("type", "ECS") == "ECS":
+        service["deploymentConfiguration"] = with_circuit_breaker(service.get("deploymentConfiguration"))
+    return service
