@@ -34,7 +34,7 @@ from reconciler.aws.live import LiveReader
 from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
-from reconciler.model import OWNER_TAG, PAUSED_TAG, Environment, LiveService, ServiceSpec
+from reconciler.model import ENV_TAG, OWNER_TAG, PAUSED_TAG, Environment, LiveService, ServiceSpec
 from reconciler.plan import Plan, ServicePlan
 
 log = get_logger(__name__)
@@ -159,9 +159,12 @@ class Applier:
         fresh = self.ecs.describe_service(env, sp.name)
         if fresh is None:
             return replace(base, status="noop", message="already gone")
-        owner = {t["key"]: t["value"] for t in fresh.get("tags") or []}.get(OWNER_TAG)
-        if owner != self.instance:
+        tags = {t["key"]: t["value"] for t in fresh.get("tags") or []}
+        if tags.get(OWNER_TAG) != self.instance:
             return replace(base, message=f"not pruned: no longer owned by {self.instance!r}")
+        if tags.get(ENV_TAG, sp.environment) != sp.environment:
+            # Two environments sharing a cluster: never delete the other environment's service.
+            return replace(base, message=f"not pruned: it belongs to environment {tags[ENV_TAG]!r}")
         if dry_run:
             return replace(base, message="dry run: would scale to 0 and delete")
         self.ecs.delete_service(env, sp.name)

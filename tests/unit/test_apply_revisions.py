@@ -268,3 +268,30 @@ def test_leadership_lost_while_registering_never_creates_or_deploys():
     [a] = result.services
     assert a.status == "skipped" and "not started" in a.message
     assert applier.taskdefs.registered and applier.ecs.created == []  # type: ignore[attr-defined]
+
+
+class PruneEcs:
+    """A cluster shared by two environments: `web` belongs to staging, `old` to preview."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+        self.tags = {"web": {"ecs-reconciler:managed-by": "ecs-reconciler", "ecs-reconciler:environment": "staging"},
+                     "old": {"ecs-reconciler:managed-by": "ecs-reconciler", "ecs-reconciler:environment": "preview"},
+                     "stranger": {}}
+
+    def describe_service(self, env: Environment, name: str) -> dict[str, Any]:
+        return {"serviceName": name, "tags": [{"key": k, "value": v} for k, v in self.tags[name].items()]}
+
+    def delete_service(self, env: Environment, name: str) -> None:
+        self.deleted.append(name)
+
+
+def test_prune_rechecks_owner_and_environment_before_deleting():
+    applier = _applier(ListSink())
+    applier.ecs = PruneEcs()  # type: ignore[assignment]
+    plan = Plan(services=tuple(ServicePlan(environment="staging", name=n, action="prune")
+                               for n in ("web", "old", "stranger")))
+    result = applier.apply(plan, environments={"staging": ENV})
+    assert applier.ecs.deleted == ["web"]  # type: ignore[attr-defined]
+    messages = {r.service: r.message for r in result.services}
+    assert "preview" in messages["old"] and "no longer owned" in messages["stranger"]
