@@ -37,13 +37,17 @@ def test_sync_report_with_commit_author_and_image_in_both_slack_shapes(sandbox, 
     set_image(repo, "staging", "web", "1.5.0")
     sha = repo.commit("web: roll out 1.5.0")
     d.wait_for(synced("staging/web", commit=sha), "second sync")
-    # started and succeeded, each to the webhook and the Web API (post, then update + thread reply)
+    # Started and succeeded, each to the webhook and the Web API (post, then update + thread reply). On a
+    # loaded machine the two can reach the notifier's queue together and go out as one merged report.
     mine = about(receiver.wait_for(len(receiver.requests)), sha)
-    while len(mine) < 5:
+    while not (any("— Synced" in m["text"] for m in hook(mine))
+               and any("— Synced" in str(p.get("text", "")) for _, p in api(mine))
+               and any("thread_ts" in p for _, p in api(mine))):
         mine = about(receiver.wait_for(len(receiver.requests) + 1), sha)
 
     hooked = hook(mine)
-    assert [m["text"].split(":", 2)[1] for m in hooked] == ["arrows_counterclockwise", "white_check_mark"]
+    kinds = [m["text"].split(":", 2)[1] for m in hooked]
+    assert kinds in (["arrows_counterclockwise", "white_check_mark"], ["white_check_mark"]), kinds
     done = hooked[-1]
     assert done["text"].startswith(":white_check_mark: [staging] web — Synced")
     assert f"`{sha[:8]}` web: roll out 1.5.0 — by Test Author" in done["text"]
@@ -52,12 +56,19 @@ def test_sync_report_with_commit_author_and_image_in_both_slack_shapes(sandbox, 
            "`123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.5.0`" in body
 
     calls = api(mine)
-    assert [(m, "thread_ts" in p) for m, p in calls] == [("chat.postMessage", False), ("chat.update", False),
-                                                         ("chat.postMessage", True)]
-    (_, parent), (_, update), (_, reply) = calls
-    assert parent["channel"] == SLACK_CHANNEL and "Sync started" in parent["text"]
+    parent = calls[0][1]
     ts = receiver_ts(receiver, parent)
-    assert update["ts"] == ts and update["text"].startswith(":white_check_mark: [staging] web — Synced")
+    assert calls[0][0] == "chat.postMessage" and "thread_ts" not in parent and parent["channel"] == SLACK_CHANNEL
+    if len(kinds) == 2:  # separate reports: the parent said "started" and is updated in place
+        assert [(m, "thread_ts" in p) for m, p in calls] == [("chat.postMessage", False), ("chat.update", False),
+                                                             ("chat.postMessage", True)]
+        assert "Sync started" in parent["text"]
+        update = calls[1][1]
+        assert update["ts"] == ts and update["text"].startswith(":white_check_mark: [staging] web — Synced")
+    else:
+        assert [(m, "thread_ts" in p) for m, p in calls] == [("chat.postMessage", False), ("chat.postMessage", True)]
+        assert parent["text"].startswith(":white_check_mark: [staging] web — Synced")
+    reply = calls[-1][1]
     assert reply["thread_ts"] == ts and "web:1.5.0" in str(reply["blocks"])
     assert all(s not in d.log_path.read_text() for s in SECRETS)
 
@@ -84,11 +95,16 @@ def test_429_with_retry_after_is_waited_for_and_delivered(sandbox, served, recei
     sha = repo.commit("web 1.5.0 while Slack rate-limits")
     d.wait_for(synced("staging/web", commit=sha), "sync")
     mine = about(receiver.wait_for(n), sha)
-    while len(hook(mine)) < 3 or len(api(mine)) < 4:  # 429 + started + succeeded; 429 + post, update, reply
+    # Until the final "Synced" report reached both destinations. Reports queued during the 1 s wait may
+    # be merged into one batch (started + succeeded), so the number of messages is not fixed.
+    while not (any("— Synced" in m["text"] for m in hook(mine))
+               and any("— Synced" in str(p.get("text", "")) for _, p in api(mine))):
         mine = about(receiver.wait_for(len(receiver.requests) + 1, timeout=15), sha)
     hooked = [r for r in mine if r.path == HOOK_PATH]
     assert hooked[0].body == hooked[1].body  # the rate-limited message, sent again
-    assert [m for m, _ in api(mine)] == ["chat.postMessage", "chat.postMessage", "chat.update", "chat.postMessage"]
+    calls = api(mine)
+    assert [m for m, _ in calls[:2]] == ["chat.postMessage", "chat.postMessage"]
+    assert calls[0][1] == calls[1][1]  # the rate-limited parent, sent again
     assert metric(d, "reconciler_notifications_total", outcome="retried") == 2
     assert metric(d, "reconciler_notifications_total", outcome="dropped_failed") == 0
     assert metric(d, "reconciler_notifications_dropped_total", reason="delivery_failed") == 0
