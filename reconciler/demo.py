@@ -99,7 +99,7 @@ class Demo:
         log = open(self.tmp / "daemon.log", "wb")  # noqa: SIM115 - closed with the process
         self.procs.append(subprocess.Popen([sys.executable, "-m", "reconciler", "run"], env=env,
                                            stdout=None, stderr=log))
-        print(f"daemon logs (JSON, one event per line): {self.tmp / 'daemon.log'}", flush=True)
+        print(f"daemon logs (JSON, one event per line): {self.tmp / 'daemon.log'} (removed after a clean run)", flush=True)
 
     def status(self) -> dict[str, Any]:
         try:
@@ -155,12 +155,16 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
     with Sandbox(seed=EXAMPLES / "sandbox-seed.yaml", speed=speed) as sandbox:
         demo = Demo(sandbox, tmp)
+        result = 1
         try:
-            return run(demo)
+            result = run(demo)
+            return result
         finally:
             code = demo.stop()
             if code is not None:
                 print(f"daemon stopped on SIGTERM with exit code {code}", flush=True)
+            if result == 0 and code == 0:
+                shutil.rmtree(tmp, ignore_errors=True)  # kept on failure: the daemon log is in it
 
 
 def run(demo: Demo) -> int:

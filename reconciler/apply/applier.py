@@ -232,8 +232,15 @@ class Applier:
             # them, so reporting success would leave the drift forever without a word.
             log.warning("fields_not_updatable", service=sp.key, fields=stuck)
             return replace(base, status="failed",
-                           message=f"cannot change {', '.join(stuck)} of an existing service with "
+                           message=f"{spec.service_file}: {', '.join(stuck)}: cannot change this on an existing service with "
                                          "UpdateService: revert it in git, or delete and recreate the service")
+        bg = spec.gitops.blue_green
+        if code_deploy and bg is None and (target_td != current_td or changed_fields(sp) & DEPLOYMENT_FIELDS):
+            # Checked before any write, so nothing is half-applied.
+            return replace(base, status="failed",
+                           message=f"{spec.service_file}: gitops.codeDeploy: the live service uses the CODE_DEPLOY "
+                                   "controller; set gitops.strategy: blue-green with codeDeploy "
+                                   "(application, deploymentGroup) to deploy it")
         to_tag, to_untag = tag_changes(sp)
         if sp.adopt:
             to_tag.update(owner_tags(self.instance, sp.environment))
@@ -253,9 +260,7 @@ class Applier:
                 self.ecs.update_service(env, sp.name, params)
             if not deploy_td:
                 return self._done(env, sp, sha, replace(base, status="succeeded", message=_summary(params, to_tag)))
-            bg = spec.gitops.blue_green
-            if bg is None:
-                raise AppSpecError("a CODE_DEPLOY service needs gitops.codeDeploy (application, deploymentGroup)")
+            assert bg is not None  # checked above, before any write
             dep, how = self.bluegreen.start_or_follow(env, bg, spec.service, target_td, deadline, progress,
                                                       description=f"ecs-reconciler {sha or ''}".strip())
             if dep is None:

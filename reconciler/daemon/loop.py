@@ -228,8 +228,9 @@ class Reconciler:
         applied = 0
         if self.is_leader() and not self.stopping():
             applied = self._apply(plan, desired, choices, snapshot.commit)
-        self.board.retain({sp.key for sp in plan.services})
-        self.memory = {k: v for k, v in self.memory.items() if k in {sp.key for sp in plan.services}}
+        keys = {sp.key for sp in plan.services}
+        self.board.retain(keys)
+        self.memory = {k: v for k, v in self.memory.items() if k in keys}
         self.metrics.set_service_counts(*self.board.counts())
         retries = [m.retry_at for m in self.memory.values() if m.failed_commit == sha]
         return CycleResult(full=True, ok=git_ok and aws_ok, commit=sha, git_moved=git_moved, applied=applied,

@@ -46,7 +46,8 @@ class SqsConsumer:
         for msg in messages:
             try:
                 hints = parse_codecommit_message(msg.body)
-            except ValueError as exc:
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                # JSON of an unexpected shape is as unreadable as non-JSON: never let it stop the consumer.
                 log.warning("sqs_message_unreadable", message_id=msg.message_id, error=str(exc))
                 self.metrics.sqs_messages.labels("unreadable").inc()
                 continue

@@ -57,7 +57,10 @@ class WebhookReceiver:
             return WebhookResponse(400, {"error": "body is not JSON"})
         if not isinstance(payload, dict):
             return WebhookResponse(400, {"error": "body is not a JSON object"})
-        hint = parse_gitlab_push(headers, payload) if provider == "gitlab" else parse_github_push(headers, payload)
+        try:
+            hint = parse_gitlab_push(headers, payload) if provider == "gitlab" else parse_github_push(headers, payload)
+        except (ValueError, TypeError, AttributeError, KeyError):
+            return WebhookResponse(400, {"error": "not a push event payload of the expected shape"})
         if hint is None:
             return WebhookResponse(200, {"status": "ignored", "reason": "not a push event"})
         if hint.delivery_id and not self._deliveries.first_time(f"{provider}:{hint.delivery_id}"):

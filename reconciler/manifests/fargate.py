@@ -27,12 +27,14 @@ _QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 def parse_cpu(value: object) -> int | None:
     """"256" / 256 / "0.25 vCPU" -> 256 CPU units; None when unparseable."""
-    return _parse(value, {"": 1, "vcpu": 1024, "cpu": 1024})
+    # Only the spellings AWS converts ([bc-ecs] RegisterTaskDefinitionRequest.cpu: "1 vCPU"); the
+    # normalizer (reconciler.diff.taskdef.task_size) reads exactly these, so nothing valid drifts.
+    return _parse(value, {"": 1, "vcpu": 1024})
 
 
 def parse_memory(value: object) -> int | None:
     """"512" / "1 GB" / "1GB" / "0.5GB" -> MiB; None when unparseable."""
-    return _parse(value, {"": 1, "mb": 1, "mib": 1, "gb": 1024, "gib": 1024})
+    return _parse(value, {"": 1, "gb": 1024})  # [bc-ecs] RegisterTaskDefinitionRequest.memory: "1 GB"
 
 
 def _parse(value: object, units: dict[str, int]) -> int | None:

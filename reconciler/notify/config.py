@@ -85,6 +85,23 @@ def _secret(name: str, raw: Mapping[str, Any], attr: str, env: Mapping[str, str]
     return None
 
 
+def _number(where: str, value: Any, cast: type) -> Any:
+    """int/float of a config value, or an error that names the field (never a bare ValueError)."""
+    if isinstance(value, bool):
+        raise NotifyConfigError(f"{where}: expected a number, got {value!r}")
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        raise NotifyConfigError(f"{where}: expected a number, got {value!r}") from None
+
+
+def _names(where: str, value: Any) -> list[str]:
+    """A list of names; a bare string would otherwise be read letter by letter."""
+    if not isinstance(value, (list, tuple)):
+        raise NotifyConfigError(f"{where}: expected a list, got {value!r}")
+    return [str(v) for v in value]
+
+
 def _destination(name: str, raw: Any, env: Mapping[str, str]) -> DestinationConfig:
     if not isinstance(raw, Mapping):
         raise NotifyConfigError(f"destination {name!r}: expected a mapping")
@@ -99,7 +116,7 @@ def _destination(name: str, raw: Any, env: Mapping[str, str]) -> DestinationConf
         url=_secret(name, raw, "url", env), token=_secret(name, raw, "token", env),
         secret=_secret(name, raw, "secret", env),
         channel=raw.get("channel"), topic_arn=raw.get("topicArn"), region=raw.get("region"),
-        base_url=raw.get("baseUrl"), timeout_seconds=float(raw.get("timeoutSeconds", 10.0)),
+        base_url=raw.get("baseUrl"), timeout_seconds=_number(f"destinations.{name}.timeoutSeconds", raw.get("timeoutSeconds", 10.0), float),
     )
     missing = [f for f in _REQUIRED[kind] if not getattr(cfg, f)]
     if missing:
@@ -110,11 +127,13 @@ def _destination(name: str, raw: Any, env: Mapping[str, str]) -> DestinationConf
 def _route(i: int, raw: Any, names: set[str]) -> Route:
     if not isinstance(raw, Mapping) or not raw.get("destinations"):
         raise NotifyConfigError(f"routes[{i}]: needs a list of destinations")
-    dests = tuple(str(d) for d in raw["destinations"])
+    dests = tuple(_names(f"routes[{i}].destinations", raw["destinations"]))
     unknown = [d for d in dests if d not in names]
     if unknown:
         raise NotifyConfigError(f"routes[{i}]: unknown destination(s) {', '.join(unknown)}")
     kinds = raw.get("kinds")
+    if kinds is not None:
+        kinds = _names(f"routes[{i}].kinds", kinds)
     if kinds is not None and not set(kinds) <= KINDS:
         raise NotifyConfigError(f"routes[{i}]: unknown kind(s) {', '.join(sorted(set(kinds) - KINDS))}")
     return Route(destinations=dests, environment=str(raw.get("environment", "*")),
@@ -130,10 +149,13 @@ def load_notify_config(mapping: Mapping[str, Any], env: Mapping[str, str] | None
     dests = {str(n): _destination(str(n), d, env) for n, d in raw_dests.items()}
     routes = tuple(_route(i, r, set(dests)) for i, r in enumerate(mapping.get("routes") or []))
     queue = mapping.get("queue") or {}
+    if not isinstance(queue, Mapping):
+        raise NotifyConfigError("queue: expected a mapping")
     return NotifyConfig(
         destinations=dests, routes=routes,
-        queue_size=int(queue.get("size", 1000)), max_attempts=int(queue.get("maxAttempts", 4)),
-        backoff_seconds=float(queue.get("backoffSeconds", 1.0)),
-        max_backoff_seconds=float(queue.get("maxBackoffSeconds", 60.0)),
-        batch_seconds=float(queue.get("batchSeconds", 2.0)),
+        queue_size=_number("queue.size", queue.get("size", 1000), int),
+        max_attempts=_number("queue.maxAttempts", queue.get("maxAttempts", 4), int),
+        backoff_seconds=_number("queue.backoffSeconds", queue.get("backoffSeconds", 1.0), float),
+        max_backoff_seconds=_number("queue.maxBackoffSeconds", queue.get("maxBackoffSeconds", 60.0), float),
+        batch_seconds=_number("queue.batchSeconds", queue.get("batchSeconds", 2.0), float),
     )

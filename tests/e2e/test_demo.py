@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +22,6 @@ def test_demo_runs_the_whole_job():
     assert "web:1.4.2 → 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.5.0" in out
     assert "Drift detected" in out and "Drift resolved" in out
     assert "daemon stopped on SIGTERM with exit code 0" in out
+    [log_line] = [line for line in out.splitlines() if line.startswith("daemon logs")]
+    workdir = Path(log_line.split(": ", 1)[1].split(" (", 1)[0]).parent
+    assert not workdir.exists(), "a clean run leaves no temporary directory behind"

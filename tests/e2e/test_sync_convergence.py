@@ -69,3 +69,22 @@ def test_a_create_only_change_fails_with_an_explanation(sandbox, repo):
     assert code == 1, data
     assert web["status"] == "failed"
     assert "launchType" in web["message"] and "recreate" in web["message"]
+
+
+def test_code_deploy_service_declared_rolling_fails_before_touching_anything(sandbox, tmp_path):
+    repo = copy_examples(tmp_path / "prod")
+    shutil.rmtree(repo / "environments" / "staging")
+    service = repo / "environments" / "production" / "api" / "service.yaml"
+    text = service.read_text()
+    text = re.sub(r"^deploymentController:\n  type: CODE_DEPLOY\n", "", text, flags=re.M)
+    text = text[:text.index("gitops:")] + "gitops:\n  strategy: rolling\n"
+    service.write_text(text.replace("desiredCount: 2", "desiredCount: 3"))
+    before = describe(sandbox, "production", "api")
+    code, data = sync_json(sandbox, repo, "--service", "api")
+    api = by_key(data)["production/api"]
+    assert code == 1 and api["status"] == "failed", data
+    assert "environments/production/api/service.yaml" in api["message"]
+    assert "deploymentController" in api["message"] or "gitops.codeDeploy" in api["message"]
+    after = describe(sandbox, "production", "api")
+    assert after["desiredCount"] == before["desiredCount"] == 2  # nothing half-applied
+    assert after["tags"] == before["tags"]

@@ -205,3 +205,13 @@ def test_status_text_rendering() -> None:
     text = render_text(doc)
     assert "abcdef01  bump" in text and "DEGRADED git: git unreachable" in text
     assert "staging/web" in text and "changed outside git" in text and "INVALID  a.yaml:1: $: bad" in text
+
+
+@pytest.mark.parametrize("body", ['{"Records": ["x"]}', '{"detail-type": "CodeCommit Repository State Change", '
+                                  '"detail": "s"}', '["a list"]'])
+def test_sqs_message_of_an_unexpected_shape_is_skipped_and_the_consumer_goes_on(body: str) -> None:
+    event = (PAYLOADS / "codecommit-eventbridge-referenceUpdated-awsdocs.json").read_text()
+    queue, wakeup = FakeQueue([body, event]), Wakeup()
+    consumer = SqsConsumer(queue, wakeup, "myBranch", Metrics(), repository="MyDemoRepo")
+    assert consumer.poll_once() == 1           # the good message after the odd one still wakes the loop
+    assert wakeup.wait(0)[0] == ["sqs"]

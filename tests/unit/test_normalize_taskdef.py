@@ -132,3 +132,18 @@ def test_spec_hash_changes_on_real_change() -> None:
     tagged = copy.deepcopy(desired)
     tagged["tags"].append({"key": "team", "value": "web"})
     assert spec_hash(tagged) != spec_hash(desired)
+
+
+@pytest.mark.parametrize("cpu, memory", [("256", "512"), ("0.25 vCPU", "0.5 GB"), ("1 vCPU", "2GB"),
+                                         ("1 cpu", "2048"), ("1024", "2 GiB"), ("1024", "2048 MiB")])
+def test_validation_and_normalizer_agree_on_task_size_spellings(cpu, memory):
+    """A size validate accepts is one the normalizer turns into AWS's integer string; others are rejected."""
+    from reconciler.diff.taskdef import task_size
+    from reconciler.manifests.fargate import parse_cpu, parse_memory
+
+    for value, parse, unit in ((cpu, parse_cpu, "vcpu"), (memory, parse_memory, "gb")):
+        parsed = parse(value)
+        if parsed is not None:
+            assert task_size(value, unit) == str(parsed)
+        else:
+            assert not task_size(value, unit).isdigit()

@@ -56,6 +56,11 @@ def test_secrets_are_registered_for_redaction() -> None:
     (lambda c: c["destinations"]["stdout"].update(type="pager"), "type must be"),
     (lambda c: c["routes"][0].update(destinations=["nobody"]), "unknown destination"),
     (lambda c: c["routes"][1].update(kinds=["sync_exploded"]), "unknown kind"),
+    (lambda c: c["routes"][1].update(kinds="sync_failed"), r"routes\[1\].kinds: expected a list"),
+    (lambda c: c["routes"][0].update(destinations="hook"), r"routes\[0\].destinations: expected a list"),
+    (lambda c: c["destinations"]["hook"].update(timeoutSeconds="abc"), "destinations.hook.timeoutSeconds"),
+    (lambda c: c.update(queue={"batchSeconds": "soon"}), "queue.batchSeconds: expected a number"),
+    (lambda c: c.update(queue=["size", 3]), "queue: expected a mapping"),
 ])
 def test_bad_config_is_rejected_with_a_clear_message(mutate, message: str) -> None:
     cfg = json.loads(json.dumps(CONFIG))

@@ -141,3 +141,11 @@ def test_wakeup_unblocks_a_waiting_loop() -> None:
     wakeup.notify("sqs")
     waiter.join(10)
     assert got and got[0][0] == ["sqs"]
+
+
+def test_authenticated_push_of_an_unexpected_shape_is_a_400(receiver) -> None:
+    rx, wakeup = receiver
+    body = json.dumps({"object_kind": "push", "project": "x", "ref": ["not", "a", "string"]}).encode()
+    resp = rx.handle(gitlab_headers(**{"Idempotency-Key": "odd"}), body)
+    assert resp.status == 400
+    assert wakeup.wait(0) == ([], [])
