@@ -21,6 +21,9 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
+lint: $(STAMP)
+	$(BIN)/ruff check reconciler tests bench
+
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 

@@ -7,7 +7,8 @@ deployment circuit breaker it turns on when the manifest says nothing). Pure.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler.model import ServiceSpec
 

@@ -6,8 +6,9 @@ holds no timestamps or durations, so the same state is reported once.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Protocol
+from typing import Any, Literal, Protocol
 
 from reconciler.model import FieldChange
 

@@ -7,8 +7,9 @@ threads without copying.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 JSON = Any
 Strategy = Literal["rolling", "blue-green"]

@@ -1,8 +1,8 @@
 """Apply a plan to AWS: task definitions without churn, rolling and CodeDeploy deployments that wait."""
 from reconciler.apply.applier import Applier, needs_follow
 from reconciler.apply.clock import Clock, SystemClock
-from reconciler.model import PAUSED_TAG
 from reconciler.apply.result import ApplyResult, ServiceResult
+from reconciler.model import PAUSED_TAG
 
 __all__ = ["Applier", "ApplyResult", "Clock", "PAUSED_TAG", "ServiceResult", "SystemClock", "needs_follow",
            "paused_at"]

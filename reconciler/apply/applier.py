@@ -8,17 +8,25 @@ has a deadline; `should_continue()` turning false stops new work from starting
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import structlog
 
 from reconciler.apply.appspec import AppSpecError
 from reconciler.apply.bluegreen import BlueGreenDeployer
 from reconciler.apply.clock import Clock, SystemClock
-from reconciler.apply.fields import (DEPLOYMENT_FIELDS, changed_fields, create_params, image_changes,
-                                     owner_tags, tag_changes, update_params)
+from reconciler.apply.fields import (
+    DEPLOYMENT_FIELDS,
+    changed_fields,
+    create_params,
+    image_changes,
+    owner_tags,
+    tag_changes,
+    update_params,
+)
 from reconciler.apply.marker import applied_tags
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.reports import FINAL_KINDS, emit, service_report
@@ -29,9 +37,9 @@ from reconciler.aws.clients import AwsClients
 from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import CODE_DEPLOY_UPDATABLE, EcsWriter, update_service_fields
 from reconciler.aws.errors import AwsError
-from reconciler.desired import is_code_deploy
 from reconciler.aws.live import LiveReader
 from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
+from reconciler.desired import is_code_deploy
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
 from reconciler.model import ENV_TAG, OWNER_TAG, PAUSED_TAG, Environment, LiveService, ServiceSpec

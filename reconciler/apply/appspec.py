@@ -9,7 +9,8 @@ CapacityProviderStrategy, then Hooks in lifecycle order.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler.model import BlueGreen
 

@@ -8,7 +8,8 @@ DeploymentLimitExceededException means "someone just started one" (never a failu
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from reconciler.apply.appspec import AppSpecError, appspec_content, appspec_task_definition, build_appspec
 from reconciler.apply.clock import Clock

@@ -8,7 +8,8 @@ new deployment; desiredCount alone does not).
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler.desired import RESET_VALUES, desired_service
 from reconciler.events import ImageChange

@@ -1,7 +1,7 @@
 """Progress lines of a deployment: to the log, and to an optional callback (the CLI prints them)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from reconciler.log import get_logger
 

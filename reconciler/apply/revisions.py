@@ -8,8 +8,9 @@ registered, tagged with the hash, the commit and the owner (ecs-deploy-tools.md
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.aws.taskdefs import TaskDefinitions
 from reconciler.diff.taskdef import normalize_task_definition, spec_hash

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from reconciler.model import APPLIED_TAG
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import ServiceResult
 from reconciler.apply.rolling import primary_deployment
-from reconciler.model import OWNER_TAG, PAUSED_TAG, Environment, ServiceSpec
+from reconciler.model import APPLIED_TAG, OWNER_TAG, PAUSED_TAG, Environment, ServiceSpec
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import Applier
@@ -36,7 +35,7 @@ def pick_target(current: str, active: list[str], to_revision: int | None) -> str
     return by_rev[older[0]] if older else None
 
 
-def rollback_service(applier: "Applier", env: Environment, service: str, *, to_revision: int | None,
+def rollback_service(applier: Applier, env: Environment, service: str, *, to_revision: int | None,
                      deregister: bool, spec: ServiceSpec | None, commit: str | None, wait: bool,
                      timeout: float) -> ServiceResult:
     start = applier.clock.now()
@@ -88,7 +87,7 @@ def rollback_service(applier: "Applier", env: Environment, service: str, *, to_r
     return _finish(applier, env, svc, result, commit, current, deregister, start)
 
 
-def _pause(applier: "Applier", env: Environment, svc: dict, commit: str | None) -> None:
+def _pause(applier: Applier, env: Environment, svc: dict, commit: str | None) -> None:
     """Tag the service so the daemon leaves it alone until git's commit changes."""
     applier.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
     if APPLIED_TAG in {t["key"] for t in svc.get("tags") or []}:
@@ -96,7 +95,7 @@ def _pause(applier: "Applier", env: Environment, svc: dict, commit: str | None) 
         applier.ecs.untag(env, str(svc["serviceArn"]), [APPLIED_TAG])
 
 
-def _finish(applier: "Applier", env: Environment, svc: dict, result: ServiceResult, commit: str | None,
+def _finish(applier: Applier, env: Environment, svc: dict, result: ServiceResult, commit: str | None,
             bad_revision: str | None, deregister: bool, start: float) -> ServiceResult:
     if result.status not in ("succeeded", "in_progress"):
         # The service still runs what it ran before: let automated sync look after it again.

@@ -7,7 +7,8 @@ the PRIMARY deployment.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from reconciler.apply.clock import Clock
 from reconciler.apply.progress import Progress

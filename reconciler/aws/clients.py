@@ -10,8 +10,9 @@ from __future__ import annotations
 import collections
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import botocore.session
@@ -32,7 +33,7 @@ class AwsSettings:
     read_timeout: float = 30.0
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "AwsSettings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> AwsSettings:
         env = os.environ if environ is None else environ
         return cls(
             retry_mode=env.get("RECONCILER_AWS_RETRY_MODE", "adaptive"),

@@ -11,7 +11,8 @@ trafficRoutingConfig=...) with intervals in minutes.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsError, AwsNotFound, translated

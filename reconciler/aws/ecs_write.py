@@ -6,8 +6,9 @@ AwsError tree only.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import botocore.session
 

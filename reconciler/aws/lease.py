@@ -12,8 +12,8 @@ the holder stops acting as leader `safety` seconds before its own expiry.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsConflict, translated

@@ -9,7 +9,8 @@ so they are cached by ARN.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Mapping, TypedDict
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsError, translated

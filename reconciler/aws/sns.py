@@ -28,7 +28,7 @@ class SnsPublisher:
         self._client = client
 
     @classmethod
-    def from_region(cls, region: str | None, clients: AwsClients | None = None) -> "SnsPublisher":
+    def from_region(cls, region: str | None, clients: AwsClients | None = None) -> SnsPublisher:
         return cls((clients or AwsClients()).client("sns", region=region))
 
     def publish(self, topic_arn: str, message: str, subject: str | None = None) -> str:

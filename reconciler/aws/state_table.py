@@ -11,7 +11,8 @@ so a restarted or newly elected replica neither re-sends nor loses threads
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsError, translated

@@ -10,8 +10,9 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.diff import diff_task_definitions, render_json, render_text
 from reconciler.manifests.yamlsource import ParseFailure, parse_text

@@ -4,8 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._common import (add_output_arg, add_repo_args, aws_reader_or_fail, instance_name,
-                                         load_desired_or_fail, use_color, wanted_services)
+from reconciler.commands._common import (
+    add_output_arg,
+    add_repo_args,
+    aws_reader_or_fail,
+    instance_name,
+    load_desired_or_fail,
+    use_color,
+    wanted_services,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

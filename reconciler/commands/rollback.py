@@ -10,8 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._apply_cli import (add_deploy_args, make_applier, poll_interval_default, positive_int,
-                                            prepare, repo_commit)
+from reconciler.commands._apply_cli import (
+    add_deploy_args,
+    make_applier,
+    poll_interval_default,
+    positive_int,
+    prepare,
+    repo_commit,
+)
 from reconciler.commands._common import add_output_arg, aws_reader_or_fail, fail
 
 

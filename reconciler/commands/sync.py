@@ -10,9 +10,21 @@ import argparse
 import json
 from typing import Any
 
-from reconciler.commands._apply_cli import (add_deploy_args, make_applier, poll_interval_default, positive_int, prepare,
-                                            repo_commit)
-from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader_or_fail, instance_name, wanted_services
+from reconciler.commands._apply_cli import (
+    add_deploy_args,
+    make_applier,
+    poll_interval_default,
+    positive_int,
+    prepare,
+    repo_commit,
+)
+from reconciler.commands._common import (
+    add_output_arg,
+    add_repo_args,
+    aws_reader_or_fail,
+    instance_name,
+    wanted_services,
+)
 
 _REPORTED = ("unowned", "orphan", "invalid", "unknown")
 

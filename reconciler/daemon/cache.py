@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from reconciler.model import DesiredState
 

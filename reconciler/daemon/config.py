@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -146,7 +147,7 @@ class DaemonConfig:
         return self.holder_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None) -> "DaemonConfig":
+    def load(cls, environ: Mapping[str, str] | None = None) -> DaemonConfig:
         env = os.environ if environ is None else environ
         file_values: dict[str, Any] = {}
         path = env.get(PREFIX + "CONFIG_FILE")

@@ -6,7 +6,8 @@ running vs desired tasks, and for CODE_DEPLOY services the task sets.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 Health = Literal["Healthy", "Progressing", "Degraded", "Missing", "Unknown"]
 #: Worst first, for aggregating.

@@ -7,7 +7,8 @@ would expire, so a slow renewal can never overlap with a standby's takeover.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from reconciler.aws.errors import AwsError
 from reconciler.log import get_logger

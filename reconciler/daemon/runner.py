@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from reconciler.daemon.leader import Leadership
 from reconciler.daemon.loop import CycleResult, Reconciler

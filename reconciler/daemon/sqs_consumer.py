@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from reconciler.aws.errors import AwsError
 from reconciler.aws.sqs import QueueMessage

@@ -7,13 +7,19 @@ for events we ignore on purpose (GitLab permanently disables hooks that get
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.daemon.wakeup import DeliveryLog, Wakeup
 from reconciler.log import get_logger, register_secret
-from reconciler.source.hooks import (detect_provider, parse_github_push, parse_gitlab_push, verify_github_signature,
-                                     verify_gitlab_token)
+from reconciler.source.hooks import (
+    detect_provider,
+    parse_github_push,
+    parse_gitlab_push,
+    verify_github_signature,
+    verify_gitlab_token,
+)
 
 log = get_logger(__name__)
 

@@ -7,8 +7,9 @@ anywhere inside one reports the whole list, which reads better than indexes.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from deepdiff import DeepDiff
 
@@ -31,7 +32,7 @@ def _split(path: str) -> list[str]:
 
 
 def _prefix_matches(pattern: list[str], segments: list[str]) -> bool:
-    return all(fnmatchcase(seg, pat) for pat, seg in zip(pattern, segments))
+    return all(fnmatchcase(seg, pat) for pat, seg in zip(pattern, segments, strict=False))
 
 
 def match_ignore(path: str, patterns: Sequence[str]) -> bool:
@@ -84,9 +85,9 @@ def _changes(prefix: str, segments: tuple[str, ...], desired: Any, live: Any,
             one_sided or _ignored_below(path, ignore)):
         # Report entries of a one-sided collection, or of a subtree with ignored parts, one by one.
         d = desired if isinstance(desired, Mapping) else {}
-        l = live if isinstance(live, Mapping) else {}
-        for key in sorted(set(d) | set(l)):
-            dv, lv = d.get(key, _MISSING), l.get(key, _MISSING)
+        lm = live if isinstance(live, Mapping) else {}
+        for key in sorted(set(d) | set(lm)):
+            dv, lv = d.get(key, _MISSING), lm.get(key, _MISSING)
             if dv != lv:
                 yield from _changes(prefix, (*segments, key), dv, lv, ignore)
         return
@@ -103,7 +104,7 @@ def _identical(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 

@@ -1,12 +1,13 @@
 """Desired-vs-live drift of task definitions and services."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from reconciler.desired import desired_service
 from reconciler.diff.compare import compare
 from reconciler.diff.service import normalize_service
 from reconciler.diff.taskdef import normalize_task_definition
-from reconciler.desired import desired_service
 from reconciler.model import Drift, FieldChange, LiveService, ServiceSpec
 
 TASKDEF_PREFIX = "taskDefinition"

@@ -5,10 +5,19 @@ docs) and aws-behaviour.md §2; fields we do not know are kept as they are.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler.diff.canonical import (
-    JSONDict, as_bool, as_int, coerce, keyed, nested, prune, set_default, sorted_set,
+    JSONDict,
+    as_bool,
+    as_int,
+    coerce,
+    keyed,
+    nested,
+    prune,
+    set_default,
+    sorted_set,
 )
 from reconciler.diff.taskdef import canonical_tags
 

@@ -11,11 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.diff.canonical import (
-    JSONDict, as_bool, as_int, coerce, drop_if, keyed, nested, prune, set_default, sorted_set,
+    JSONDict,
+    as_bool,
+    as_int,
+    coerce,
+    drop_if,
+    keyed,
+    nested,
+    prune,
+    set_default,
+    sorted_set,
 )
 
 #: Computed by AWS, never sent: excluded from the diff (aws-behaviour.md §1

@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.manifests.issues import FileIssues
-from reconciler.model import Issue
 from reconciler.manifests.yamlsource import ParseFailure, parse_text
+from reconciler.model import Issue
 
 
 def read_document(path: Path, display: str) -> tuple[Any, FileIssues]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reconciler.model import Issue
 from reconciler.manifests.yamlsource import JsonPath, Parsed, render_path
+from reconciler.model import Issue
 
 
 @dataclass
@@ -36,7 +36,7 @@ class FileIssues:
         line = self.parsed.line_of(full) if self.parsed else None
         self.issues.append(Issue(self.file, line, rendered, reason, severity))  # type: ignore[arg-type]
 
-    def child(self, prefix: JsonPath) -> "FileIssues":
+    def child(self, prefix: JsonPath) -> FileIssues:
         """A sink for a sub-document (e.g. the taskDefinition inside a describe output)
         that shares this one's list."""
         return FileIssues(self.file, self.parsed, (*self.prefix, *prefix), self.issues)

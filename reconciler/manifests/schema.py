@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.awsmodel import suggest
+from reconciler.manifests.issues import FileIssues
 
 DEFINITIONS = ("environment", "service", "gitops", "syncPolicy", "codeDeploy")
 
@@ -40,7 +40,7 @@ def schema(definition: str | None = None) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(definition: str) -> Draft202012Validator:
     return Draft202012Validator(schema(definition))
 

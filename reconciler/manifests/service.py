@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.manifests.awsmodel import check_shape, member_names, service_server_fields
 from reconciler.manifests.issues import FileIssues

@@ -14,8 +14,9 @@ Secrets are referenced by environment variable name (`webhookUrlEnv`,
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from reconciler.log import register_secret
 

@@ -8,8 +8,9 @@ Teams, Chatbot and the console never disagree about content.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from reconciler.events import EventKind, ReportEvent, ServiceReport
 from reconciler.model import FieldChange

@@ -1,7 +1,7 @@
 """Delivery failures, classified once so the notifier's retry loop stays generic."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 class DeliveryError(Exception):

@@ -1,7 +1,8 @@
 """Build a Notifier from NotifyConfig: the one place that knows every destination type."""
 from __future__ import annotations
 
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from reconciler.notify.config import DestinationConfig, NotifyConfig
 from reconciler.notify.dedup import DedupStore

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler.notify.errors import DeliveryError, from_network, from_status
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
-from typing import Sequence
 
 from reconciler.events import ReportEvent
 from reconciler.notify.config import Route

@@ -1,7 +1,7 @@
 """Plan construction: compare each declared service with what AWS runs."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from reconciler.diff import diff_service_spec
 from reconciler.model import DesiredState, LiveEnvironment, LiveService, ServiceSpec, SyncPolicy

@@ -1,8 +1,9 @@
 """What the reconciler intends to do, per service."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 from reconciler.model import Drift, Environment, Issue, LiveService, ServiceSpec, SyncPolicy
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 #: Sandbox epoch: a fixed, recognisable start keeps events deterministic-looking.
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z

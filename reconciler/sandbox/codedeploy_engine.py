@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from reconciler.sandbox.ecs_engine import STEP_SECONDS, Clock, EcsSimulator, SimService, SimTaskSet
 

@@ -12,11 +12,11 @@ import base64
 import copy
 from typing import Any
 
+from reconciler.sandbox import moto_compat
 from reconciler.sandbox.ecs_engine import SimDeployment, SimService, SimTask, SimTaskSet, TaskGroup
 from reconciler.sandbox.state import SandboxState
 from reconciler.sandbox.taskdefs import aws_task_definition, convert_cpu, convert_memory
 from reconciler.sandbox.wsgi import ECS_PREFIX, AwsError, Handler, MotoCall
-from reconciler.sandbox import moto_compat
 
 DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},

@@ -20,8 +20,9 @@ import math
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 #: Sandbox seconds between two scheduler passes; a task started in one pass is
 #: RUNNING (or STOPPED, if its image cannot be pulled) at the next.

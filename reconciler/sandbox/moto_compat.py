@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 EXPECTED_MOTO = "5.2.1"
 

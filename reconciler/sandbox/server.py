@@ -60,7 +60,7 @@ class Sandbox:
         self._owns_lock = False
 
     # ----- lifecycle -------------------------------------------------------
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         moto_compat.check_moto()
         # ECS services need no AMIs; loading moto's default list costs 0.5 s per reset.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")

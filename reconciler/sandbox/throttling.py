@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 # category -> (burst, sustained per second)
 ECS_RATES: dict[str, tuple[int, float]] = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import json
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from reconciler.sandbox.state import SandboxState
 

@@ -50,7 +50,7 @@ class GitAuth:
                 f"codecommit_helper={self.codecommit_helper!r})")
 
     @classmethod
-    def from_token_file(cls, path: str, **kwargs: object) -> "GitAuth":
+    def from_token_file(cls, path: str, **kwargs: object) -> GitAuth:
         return cls(token=Path(path).read_text(encoding="utf-8").strip(), **kwargs)  # type: ignore[arg-type]
 
 

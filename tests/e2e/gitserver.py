@@ -67,7 +67,7 @@ class ManifestRepo:
         self.bare, self.work, self.branch = bare, work, branch
 
     @classmethod
-    def create(cls, base: Path, name: str, work: Path, branch: str = "main") -> "ManifestRepo":
+    def create(cls, base: Path, name: str, work: Path, branch: str = "main") -> ManifestRepo:
         bare = base / name
         bare.parent.mkdir(parents=True, exist_ok=True)
         _git("init", "--bare", "--initial-branch", branch, str(bare))
@@ -75,11 +75,11 @@ class ManifestRepo:
         _git("remote", "add", "origin", str(bare), cwd=work)
         return cls(bare, work, branch)
 
-    def copy_tree(self, source: Path, dest: str = "") -> "ManifestRepo":
+    def copy_tree(self, source: Path, dest: str = "") -> ManifestRepo:
         shutil.copytree(source, self.work / dest, dirs_exist_ok=True)
         return self
 
-    def write(self, path: str, content: str) -> "ManifestRepo":
+    def write(self, path: str, content: str) -> ManifestRepo:
         target = self.work / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")
@@ -88,7 +88,7 @@ class ManifestRepo:
     def read(self, path: str) -> str:
         return (self.work / path).read_text(encoding="utf-8")
 
-    def remove(self, path: str) -> "ManifestRepo":
+    def remove(self, path: str) -> ManifestRepo:
         _git("rm", "-r", "-q", path, cwd=self.work)
         return self
 
@@ -115,7 +115,7 @@ class GitDaemon:
     def url(self, name: str) -> str:
         return f"git://127.0.0.1:{self.port}/{name}"
 
-    def start(self) -> "GitDaemon":
+    def start(self) -> GitDaemon:
         self._proc = subprocess.Popen(
             ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={self.port}",
              f"--base-path={self.base}", str(self.base)],
@@ -130,7 +130,7 @@ class GitDaemon:
             self._proc = None
             wait_port(self.port, up=False)
 
-    def __enter__(self) -> "GitDaemon":
+    def __enter__(self) -> GitDaemon:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -138,7 +138,7 @@ class GitDaemon:
 
 
 class _CgiHandler(BaseHTTPRequestHandler):
-    server: "_HttpServer"
+    server: _HttpServer
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         return None
@@ -188,7 +188,7 @@ class _CgiHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _authorized(self, owner: "GitHttpServer") -> bool:
+    def _authorized(self, owner: GitHttpServer) -> bool:
         header = self.headers.get("Authorization", "")
         if not header.startswith("Basic "):
             return False
@@ -199,7 +199,7 @@ class _CgiHandler(BaseHTTPRequestHandler):
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    owner: "GitHttpServer"
+    owner: GitHttpServer
 
 
 class GitHttpServer:
@@ -218,7 +218,7 @@ class GitHttpServer:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"
 
-    def start(self) -> "GitHttpServer":
+    def start(self) -> GitHttpServer:
         self._server = _HttpServer(("127.0.0.1", self.port), _CgiHandler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -231,7 +231,7 @@ class GitHttpServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "GitHttpServer":
+    def __enter__(self) -> GitHttpServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 from gitserver import GitHttpServer, ManifestRepo
-from test_daemon_helpers import daemons, git  # noqa: F401 - fixtures
-from test_daemon_helpers import EXAMPLES, LEASE_TABLE, DaemonProcess, create_state_table, set_image, synced
+from test_daemon_helpers import (  # noqa: F401 - fixtures
+    EXAMPLES,
+    LEASE_TABLE,
+    DaemonProcess,
+    create_state_table,
+    daemons,
+    git,
+    set_image,
+    synced,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_daemon_helpers import daemons, git  # noqa: F401 - fixtures
-from test_daemon_helpers import DaemonProcess, set_image, synced
+from test_daemon_helpers import DaemonProcess, daemons, git, set_image, synced  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,6 @@
 """`reconciler.aws.live` against the sandbox over HTTP: batching, caching, autoscaling, accounts."""
 from __future__ import annotations
 
-
 import pytest
 
 from reconciler.aws.clients import AwsClients, CallCounter

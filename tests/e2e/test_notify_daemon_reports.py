@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 from gitserver import GitDaemon, ManifestRepo
 from test_daemon_helpers import DaemonProcess, daemons, set_image, synced  # noqa: F401 - fixtures
-from test_notify_daemon_helpers import SLACK_CHANNEL, about, api, chat_daemon, hook, metric, notify_config, \
-    single_service_repo
+from test_notify_daemon_helpers import (
+    SLACK_CHANNEL,
+    about,
+    api,
+    chat_daemon,
+    hook,
+    metric,
+    notify_config,
+    single_service_repo,
+)
 from test_notify_delivery import HOOK_PATH, SECRETS, Receiver, receiver  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e

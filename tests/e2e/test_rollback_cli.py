@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from test_sync_helpers import by_key, copy_examples, describe, image_of, run_cli, set_image, sync_json
 
 pytestmark = pytest.mark.e2e

@@ -40,7 +40,7 @@ def assert_conforms(real: Any, ours: Any, path: str = "$", extra_ok: frozenset[s
                 assert_conforms(value, ours[key], f"{path}.{key}", extra_ok)
     elif isinstance(real, list):
         assert isinstance(ours, list) and len(ours) == len(real), path
-        for i, (r, o) in enumerate(zip(real, ours)):
+        for i, (r, o) in enumerate(zip(real, ours, strict=True)):
             assert_conforms(r, o, f"{path}[{i}]", extra_ok)
     else:
         assert real == ours, f"{path}: AWS {real!r} != sandbox {ours!r}"

@@ -1,7 +1,6 @@
 """GitSource against real git servers on loopback: head checks, fetches, snapshots, auth, redaction."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_sync_helpers import by_key, copy_examples, describe, image_of, popen_cli, run_cli, set_image, sync_json
 
 pytestmark = pytest.mark.e2e

@@ -4,9 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from test_sync_helpers import (by_key, copy_examples, describe, image_of, revisions, run_cli, set_image,
-                               sync_json)
+from test_sync_helpers import by_key, copy_examples, describe, image_of, revisions, run_cli, set_image, sync_json
 
 pytestmark = pytest.mark.e2e
 

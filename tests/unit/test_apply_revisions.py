@@ -8,7 +8,7 @@ from reconciler.apply.revisions import resolve_revision
 from reconciler.aws.errors import AwsInvalidRequest
 from reconciler.diff.taskdef import spec_hash
 from reconciler.events import ListSink
-from reconciler.model import (TASKDEF_HASH_TAG, Environment, GitOpsSettings, LiveService, ServiceSpec)
+from reconciler.model import TASKDEF_HASH_TAG, Environment, GitOpsSettings, LiveService, ServiceSpec
 from reconciler.plan import Plan, ServicePlan
 
 ENV = Environment(name="staging", cluster="staging", region="eu-west-1")

@@ -55,7 +55,7 @@ def test_rolling_wait_reports_progress_and_completes():
                    [dep("d2", "PRIMARY", NEW, "COMPLETED", 2, reason="ECS deployment d2 completed.")]])
     clock = FakeClock()
     outcome = RollingWaiter(ecs, clock, 5.0).wait(ENV, "web", "d2", NEW, 100.0,
-                                                 Progress("staging/web", lambda k, l: lines.append(l)))
+                                                 Progress("staging/web", lambda k, line: lines.append(line)))
     assert outcome.status == "succeeded" and outcome.deployment_id == "d2"
     assert lines == ["running 0/2, failed 0", "running 1/2, failed 0", "running 2/2, failed 0"]
     assert clock.sleeps == [5.0, 5.0]
@@ -108,7 +108,7 @@ class FakeCodeDeploy:
 def test_codedeploy_wait_reports_traffic_shifts_and_succeeds():
     lines: list[str] = []
     cd = FakeCodeDeploy(["Created", "InProgress", "InProgress", "Succeeded"])
-    outcome = BlueGreenDeployer(cd, FakeClock(), 1.0).wait(ENV, "d-1", 100.0, Progress("k", lambda k, l: lines.append(l)),
+    outcome = BlueGreenDeployer(cd, FakeClock(), 1.0).wait(ENV, "d-1", 100.0, Progress("k", lambda k, line: lines.append(line)),
                                                           cluster="staging", service_name="api")
     assert outcome.status == "succeeded"
     assert "traffic Blue 100%, Green 0%" in lines and "traffic Blue 90%, Green 10%" in lines
@@ -158,7 +158,7 @@ def test_new_code_deploy_service_waits_for_its_first_task_set():
     ecs = TaskSetEcs([[task_set(0, "STABILIZING")], [task_set(1, "STABILIZING")], [task_set(2, "STEADY_STATE")]])
     clock = FakeClock()
     outcome = RollingWaiter(ecs, clock, 5.0).wait_task_set(ENV, "web", NEW, 100.0,
-                                                          Progress("staging/web", lambda k, l: lines.append(l)))
+                                                          Progress("staging/web", lambda k, line: lines.append(line)))
     assert outcome.status == "succeeded" and ecs.calls == 3
     assert lines == ["task set ecs-svc/ts1: running 0/2", "task set ecs-svc/ts1: running 1/2",
                      "task set ecs-svc/ts1: running 2/2"]

@@ -5,13 +5,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.apply import ApplyResult, ServiceResult
+from reconciler.apply.marker import APPLIED_TAG, applied_marker
 from reconciler.daemon.loop import LoopSettings, Reconciler, RelaySink
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.status import StatusBoard
 from reconciler.events import CommitInfo, ListSink
-from reconciler.apply.marker import APPLIED_TAG, applied_marker
-from reconciler.model import DesiredState, Drift, Environment, FieldChange, GitOpsSettings, Issue, LiveEnvironment, \
-    LiveService, ServiceSpec, SyncPolicy
+from reconciler.model import (
+    DesiredState,
+    Drift,
+    Environment,
+    FieldChange,
+    GitOpsSettings,
+    Issue,
+    LiveEnvironment,
+    LiveService,
+    ServiceSpec,
+    SyncPolicy,
+)
 from reconciler.plan import Plan, ServicePlan
 from reconciler.source.git import GitError, Snapshot
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_daemon_loop import SHA1, SHA2, Harness
 
-from reconciler.aws.taskdefs import AWS_REGISTER_RATE, REGISTER_BURST, REGISTER_RATE, TokenBucket, \
-    register_bucket_from_env
+from reconciler.aws.taskdefs import (
+    AWS_REGISTER_RATE,
+    REGISTER_BURST,
+    REGISTER_RATE,
+    TokenBucket,
+    register_bucket_from_env,
+)
 from reconciler.daemon.cache import DesiredCache
 from reconciler.daemon.leader import Leadership
 from reconciler.daemon.runner import Daemon
 from reconciler.daemon.wakeup import Wakeup
 from reconciler.model import DesiredState, FieldChange
 from reconciler.source.hooks import PushHint
-
-from test_daemon_loop import SHA1, SHA2, Harness
 
 IMAGE = FieldChange("taskDefinition/containerDefinitions/web/image", "web:2", "web:1")
 

@@ -1,10 +1,10 @@
 """Every real change is caught, with the right path and kind; ignoreDifferences skips exactly what it names."""
 from __future__ import annotations
 
-import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -103,7 +103,7 @@ def test_real_change_is_detected(desc: str, in_git: Mutation | None, in_aws: Mut
         in_aws(live["taskDefinition"])
     drift = diff_task_definitions(desired, live)
     assert [(c.path, c.kind) for c in drift.changes] == [(p, k) for p, k, _, _ in expected]
-    for change, (_, _, want_desired, want_live) in zip(drift.changes, expected):
+    for change, (_, _, want_desired, want_live) in zip(drift.changes, expected, strict=True):
         if want_desired is not ...:
             assert change.desired == want_desired
         if want_live is not ...:

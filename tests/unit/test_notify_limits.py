@@ -7,8 +7,8 @@ from reconciler.events import CommitInfo, ReportEvent
 from reconciler.model import FieldChange
 from reconciler.notify import render_chatbot, render_slack, render_slack_thread, render_teams
 from reconciler.notify.samples import event, many_services, service
-from reconciler.notify.teams import CARD_SIZE_LIMIT, size
 from reconciler.notify.slack import check_slack_message
+from reconciler.notify.teams import CARD_SIZE_LIMIT, size
 
 
 def assert_valid_slack(message: dict) -> None:

@@ -6,13 +6,19 @@ import typing
 from pathlib import Path
 
 import pytest
+
 from reconciler.events import EventKind, ReportEvent
 from reconciler.model import FieldChange
 from reconciler.notify import (
-    render_chatbot, render_console, render_generic, render_slack, render_slack_thread, render_teams,
+    render_chatbot,
+    render_console,
+    render_generic,
+    render_slack,
+    render_slack_thread,
+    render_teams,
 )
-from reconciler.notify.slack import check_slack_message
 from reconciler.notify.samples import COMMIT, event, many_services, service
+from reconciler.notify.slack import check_slack_message
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 KINDS: tuple[EventKind, ...] = typing.get_args(EventKind)

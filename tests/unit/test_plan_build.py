@@ -5,8 +5,17 @@ import copy
 
 import pytest
 
-from reconciler.model import (ENV_TAG, OWNER_TAG, DesiredState, Environment, GitOpsSettings, LiveEnvironment,
-                              LiveService, ServiceSpec, SyncPolicy)
+from reconciler.model import (
+    ENV_TAG,
+    OWNER_TAG,
+    DesiredState,
+    Environment,
+    GitOpsSettings,
+    LiveEnvironment,
+    LiveService,
+    ServiceSpec,
+    SyncPolicy,
+)
 from reconciler.plan import build_plan, render_plan_json, render_plan_text
 
 INSTANCE = "ecs-reconciler"
@@ -76,7 +85,10 @@ def live_from(s: ServiceSpec, *, owner: str | None = INSTANCE, image: str | None
                        task_definition=td)
 
 
-def desired(*specs: ServiceSpec, policy: SyncPolicy = SyncPolicy(), broken: frozenset[str] = frozenset(),
+DEFAULT_POLICY = SyncPolicy()
+
+
+def desired(*specs: ServiceSpec, policy: SyncPolicy = DEFAULT_POLICY, broken: frozenset[str] = frozenset(),
             envs: tuple[str, ...] = ("staging",)) -> DesiredState:
     environments = {e: Environment(name=e, cluster=e, region="eu-west-1", sync_policy=policy) for e in envs}
     return DesiredState(environments=environments, services=specs, broken_services=broken)

@@ -9,8 +9,12 @@ import pytest
 
 from reconciler.daemon.wakeup import DeliveryLog, Wakeup
 from reconciler.daemon.webhook import WebhookReceiver
-from reconciler.source.hooks import (github_signature, parse_codecommit_message, verify_github_signature,
-                                     verify_gitlab_token)
+from reconciler.source.hooks import (
+    github_signature,
+    parse_codecommit_message,
+    verify_github_signature,
+    verify_gitlab_token,
+)
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 
