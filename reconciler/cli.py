@@ -21,6 +21,8 @@ COMMANDS = (
     "run",
     "status",
     "sandbox",
+    "promote",
+    "history",
 )
 
 

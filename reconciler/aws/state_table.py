@@ -4,6 +4,8 @@ One table, key schema `pk` (HASH, S) + `sk` (RANGE, S), TTL attribute `ttl`:
   pk="lease"               sk=<lease name>   the leader lease (reconciler.aws.lease)
   pk="dedup#<instance>"    sk=<dedup key>    notify's DedupStore (reported states)
   pk="threads#<instance>"  sk=<thread key>   notify's ThreadStore (Slack thread ts)
+  pk="audit#<instance>"    sk=<time>#<id>    the audit trail (reconciler.aws.audit)
+  pk="approvals#<instance>" sk=<env>          pending approval requests (reconciler.daemon.approvals)
 so a restarted or newly elected replica neither re-sends nor loses threads
 (notifications-engine #462). Calls: GetItem, PutItem, DeleteItem, Query
 ([bc-dynamodb] service-2.json), all on this one table.
@@ -70,6 +72,28 @@ class StateTable:
             with translated("dynamodb", "Query"):
                 resp = self._ddb.query(**kwargs)
             found.extend(i["sk"]["S"] for i in resp.get("Items", []))
+            if not resp.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def items(self, namespace: str, prefix: str = "") -> list[tuple[str, str]]:
+        """(key, value) of every unexpired item under `namespace` (and `prefix`), in key order."""
+        expr = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
+        values: dict[str, Any] = {":pk": {"S": namespace}}
+        if prefix:
+            values[":prefix"] = {"S": prefix}
+        kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": expr,
+                                  "ExpressionAttributeValues": values, "ConsistentRead": True}
+        found: list[tuple[str, str]] = []
+        now = self._clock()
+        while True:
+            with translated("dynamodb", "Query"):
+                resp = self._ddb.query(**kwargs)
+            for item in resp.get("Items", []):
+                ttl = item.get("ttl", {}).get("N")
+                if ttl and float(ttl) < now:
+                    continue  # TTL deletion is lazy: filter ourselves
+                found.append((item["sk"]["S"], item.get("value", {}).get("S", "")))
             if not resp.get("LastEvaluatedKey"):
                 return found
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
