@@ -16,6 +16,7 @@ COMMANDS = (
     "schema",
     "diff_taskdef",
     "plan",
+    "verify",
     "sync",
     "rollback",
     "run",

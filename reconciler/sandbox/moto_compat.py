@@ -25,6 +25,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("moto.ecr.models", "ecr_backends"),
     ("moto.ecr.models", "Image.image_tags"),
     ("moto.elbv2.models", "elbv2_backends"),
+    ("moto.secretsmanager.models", "secretsmanager_backends"),
     ("moto.codedeploy.models", "codedeploy_backends"),
     ("moto.codedeploy.models", "CodeDeployBackend.get_deployment_group"),
     ("moto.ec2.models.subnets", "random_subnet_id"),
@@ -157,3 +158,10 @@ def rekey_target_group(account: str, region: str, old_arn: str, new_arn: str) ->
 def image_tag_exists(account: str, region: str, repository: str, tag: str) -> bool:
     repo = ecr_backend(account, region).repositories.get(repository)
     return bool(repo) and any(tag in image.image_tags for image in repo.images)
+
+
+def pin_secret_arn(account: str, region: str, name: str, arn: str) -> None:
+    """Give a moto secret the exact ARN the manifests use (moto randomises the 6-character suffix)."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    secretsmanager_backends[account][region].secrets[name].arn = arn

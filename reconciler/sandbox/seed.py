@@ -12,6 +12,15 @@ Format (YAML, every section optional)::
     clusters: [staging, production]
     ecr:                              # repository -> image tags that exist (put_image)
       web: ["1.4.1", "1.4.2"]
+    ssmParameters:                    # name -> value (String parameters)
+      /web/staging/api-url: https://api.staging.example
+    secrets:                          # Secrets Manager; `arn` pins the full ARN (moto randomises it)
+      - {name: web/staging/db, arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:web/staging/db-AbCdEf",
+         value: '{"password": "example"}'}
+    iamRoles:                         # roles and the service principals their trust policy names
+      - {name: ecsTaskExecutionRole, trust: [ecs-tasks.amazonaws.com]}
+    s3Objects:                        # environment files
+      - {bucket: example-config, key: web/staging.env, body: "FEATURE=1"}
     targetGroups:                     # exact ARNs are honoured (moto's are random)
       - {arn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-staging/0000000000000001",
          port: 8080, protocol: HTTP, targetType: ip}
@@ -60,6 +69,28 @@ def _put_images(ecr: Any, repository: str, tags: list[str]) -> None:
         ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=str(tag), imageDigest=digest)
 
 
+def _seed_references(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
+    """What task definitions reference: parameters, secrets, roles, environment files."""
+    for name, value in (seed.get("ssmParameters") or {}).items():
+        clients("ssm").put_parameter(Name=name, Value=str(value), Type="String")
+    for secret in seed.get("secrets") or []:
+        clients("secretsmanager").create_secret(Name=secret["name"], SecretString=str(secret.get("value", "")))
+        if secret.get("arn"):
+            moto_compat.pin_secret_arn(state.account, state.region, secret["name"], secret["arn"])
+    for role in seed.get("iamRoles") or []:
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": list(role.get("trust") or [])}, "Action": "sts:AssumeRole"}]}
+        clients("iam").create_role(RoleName=role["name"], Path=role.get("path", "/"),
+                                   AssumeRolePolicyDocument=json.dumps(trust))
+    buckets: set[str] = set()
+    for obj in seed.get("s3Objects") or []:
+        if obj["bucket"] not in buckets:
+            clients("s3").create_bucket(Bucket=obj["bucket"],
+                                        CreateBucketConfiguration={"LocationConstraint": state.region})
+            buckets.add(obj["bucket"])
+        clients("s3").put_object(Bucket=obj["bucket"], Key=obj["key"], Body=str(obj.get("body", "")).encode())
+
+
 def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
     """Create the seed's resources through boto3 `clients(service_name)`, then let services settle."""
     ec2, ecs, ecr = clients("ec2"), clients("ecs"), clients("ecr")
@@ -81,6 +112,7 @@ def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
         ecs.create_cluster(clusterName=cluster)
     for repository, tags in (seed.get("ecr") or {}).items():
         _put_images(ecr, repository, list(tags or []))
+    _seed_references(seed, clients, state)
     for tg in seed.get("targetGroups") or []:
         name = tg["arn"].split(":targetgroup/")[1].split("/")[0]
         created = elbv2.create_target_group(
