@@ -104,7 +104,7 @@ class GitOpsSettings:
     sync_policy: SyncPolicy | None = None  # None: inherit the environment's
     allow_latest: bool = False
     adopt: bool = False  # take over an existing same-named service that we do not own
-    wait_timeout_seconds: int = 1800
+    wait_timeout_seconds: float = 1800.0
 
 
 @dataclass(frozen=True)

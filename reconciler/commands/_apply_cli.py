@@ -1,4 +1,4 @@
-"""Helpers shared by `sync` and `rollback`: durations, the repo's commit, wiring the Applier."""
+"""Helpers shared by `sync` and `rollback`: --timeout, the repo's commit, wiring the Applier."""
 from __future__ import annotations
 
 import argparse
@@ -8,16 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """`1800`, `90s`, `30m`, `1h30m` -> seconds. Raises ValueError."""
-    match = _DURATION.match(text or "")
-    if not text or not text.strip() or not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 1h)")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+from reconciler.durations import DurationError, parse_duration
 
 
 def positive_int(text: str) -> int:
@@ -45,12 +36,21 @@ def add_deploy_args(p: argparse.ArgumentParser, what: str) -> None:
     """--wait/--no-wait, --timeout and the hidden --poll-interval, shared by `sync` and `rollback`."""
     p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
                    help=f"wait for {what} to finish (default: wait)")
-    p.add_argument("--timeout", default="30m", help="deadline per service, e.g. 90s, 30m (default 30m)")
-    p.add_argument("--poll-interval", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--timeout", default="30m", help="deadline per service, e.g. 90s, 30m, 1h30m (default 30m)")
+    p.add_argument("--poll-interval", type=parse_duration, default=None, help=argparse.SUPPRESS)
 
 
 def poll_interval_default() -> float:
-    return float(os.environ.get("RECONCILER_POLL_INTERVAL", "5"))
+    """RECONCILER_APPLY_POLL_INTERVAL, the daemon's setting of the same meaning (deployment status checks).
+
+    RECONCILER_POLL_INTERVAL is the daemon's git poll; before it meant this here too, so say it is ignored.
+    """
+    from reconciler.daemon.config import setting_value
+
+    if "RECONCILER_POLL_INTERVAL" in os.environ and "RECONCILER_APPLY_POLL_INTERVAL" not in os.environ:
+        warn("reconciler: RECONCILER_POLL_INTERVAL is the daemon's git poll and is ignored here; "
+             "set RECONCILER_APPLY_POLL_INTERVAL for deployment status checks")
+    return float(setting_value("apply_poll_interval"))
 
 
 def print_progress(key: str, line: str) -> None:
@@ -75,12 +75,17 @@ def prepare(args: Any, *, require_service: bool = True) -> tuple[Any, float] | i
     Returns (desired state, timeout seconds), or an exit code when the input is unusable.
     """
     from reconciler.commands._common import fail, load_desired_or_fail
+    from reconciler.daemon.config import ConfigError, setting_value
     from reconciler.log import configure
 
     configure(level="warning")
     try:
         timeout = parse_duration(args.timeout)
-    except ValueError as exc:
+    except DurationError as exc:
+        return fail(f"--timeout: {exc}")
+    try:
+        setting_value("apply_poll_interval")  # checked before anything runs; read again by the applier's wiring
+    except ConfigError as exc:
         return fail(str(exc))
     desired = load_desired_or_fail(args, require_service=require_service)
     if isinstance(desired, int):

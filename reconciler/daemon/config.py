@@ -1,185 +1,146 @@
-"""Daemon configuration: environment variables, optionally a YAML file, with documented defaults.
+"""Daemon configuration: each setting is declared once, as a field of `DaemonConfig`.
 
-Precedence: environment variable > YAML file (`RECONCILER_CONFIG_FILE`) > default.
-The file uses the same names in lower case without the prefix (`poll_interval: 30`)
-and may hold a `notifications:` section for reconciler.notify. The table below
-is the single source for `reconciler run --help` and docs/daemon.md.
+Precedence: environment variable (`RECONCILER_<NAME>`) > YAML file (`RECONCILER_CONFIG_FILE`) > default.
+The file uses the same names in lower case without the prefix (`poll_interval: 30s`) and may hold a
+`notifications:` section for reconciler.notify. `reconciler run --help` and the table in docs/daemon.md
+are generated from the fields below (`python -m reconciler.docgen` rewrites the doc).
+
+Errors name the variable, or the file, line and key, and never the value: a value may be a secret.
 """
 from __future__ import annotations
 
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+
+from reconciler.durations import format_duration, parse_duration
+from reconciler.suggest import suggest
 
 PREFIX = "RECONCILER_"
+CONFIG_FILE_VAR = PREFIX + "CONFIG_FILE"
 
 
 class ConfigError(ValueError):
     pass
 
 
-def _bool(value: str) -> bool:
-    if value.strip().lower() in ("1", "true", "yes", "on"):
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
         return True
-    if value.strip().lower() in ("0", "false", "no", "off", ""):
+    if text in ("0", "false", "no", "off", ""):
         return False
-    raise ValueError(f"not a boolean: {value!r}")
+    raise ValueError("expected true or false")
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str            # field name; env var is RECONCILER_<NAME upper>
-    default: Any
-    help: str
-    parse: Callable[[str], Any] = str
-    secret: bool = False
-
-    @property
-    def env(self) -> str:
-        return PREFIX + self.name.upper()
+_DURATION = BeforeValidator(parse_duration)
+Flag = Annotated[bool, BeforeValidator(_bool)]
+#: Seconds, spelled `90`, `90s`, `30m`, `1h30m` or `1.5h` (reconciler.durations).
+Duration = Annotated[float, _DURATION]
+LogLevel = Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(lambda v: str(v).strip().lower())]
 
 
-SETTINGS: tuple[Setting, ...] = (
+def setting(default: Any, help: str, *, secret: bool = False) -> Any:
+    """One setting: its default and the help line shown by `run --help` and docs/daemon.md."""
+    return Field(default, description=help, repr=not secret, json_schema_extra={"secret": secret})
+
+
+class DaemonConfig(BaseModel):
+    """The daemon's settings. To add one: add a field here; see docs/daemon.md, "Adding a setting"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     # git
-    Setting("git_url", "", "manifest repository URL (https://, ssh://, git://, codecommit::REGION://repo); required"),
-    Setting("git_branch", "main", "branch to follow"),
-    Setting("git_path", "", "sub-directory of the repository holding environments/"),
-    Setting("git_username", "oauth2", "HTTPS username sent with the token (GitLab accepts any for PATs)"),
-    Setting("git_token", None, "HTTPS token (GitLab personal/project/deploy token); prefer _FILE", secret=True),
-    Setting("git_token_file", None, "file holding the HTTPS token (e.g. a mounted secret)"),
-    Setting("git_ssh_key_file", None, "SSH deploy key (private key file)"),
-    Setting("git_known_hosts_file", None, "pinned known_hosts for SSH (required with the key)"),
-    Setting("git_codecommit_helper", False, "use `aws codecommit credential-helper` (task role) for HTTPS CodeCommit",
-            _bool),
-    Setting("git_shallow", True, "fetch with --depth=1 (falls back when the server refuses)", _bool),
-    Setting("git_timeout", 60.0, "seconds before a git command is killed", float),
-    Setting("commit_url_template", None, "commit link template with {sha}; unset: guessed from the URL"),
-    Setting("cache_dir", "/tmp/reconciler", "where the clone and snapshots live (must be writable)"),
+    git_url: str = setting("", "manifest repository URL (https://, ssh://, git://, codecommit::REGION://repo); required")
+    git_branch: str = setting("main", "branch to follow")
+    git_path: str = setting("", "sub-directory of the repository holding environments/")
+    git_username: str = setting("oauth2", "HTTPS username sent with the token (GitLab accepts any for PATs)")
+    git_token: str | None = setting(None, "HTTPS token (GitLab personal/project/deploy token); prefer _FILE",
+                                    secret=True)
+    git_token_file: str | None = setting(None, "file holding the HTTPS token (e.g. a mounted secret)")
+    git_ssh_key_file: str | None = setting(None, "SSH deploy key (private key file)")
+    git_known_hosts_file: str | None = setting(None, "pinned known_hosts for SSH (required with the key)")
+    git_codecommit_helper: Flag = setting(
+        False, "use `aws codecommit credential-helper` (task role) for HTTPS CodeCommit")
+    git_shallow: Flag = setting(True, "fetch with --depth=1 (falls back when the server refuses)")
+    git_timeout: Duration = setting(60.0, "time before a git command is killed")
+    commit_url_template: str | None = setting(None, "commit link template with {sha}; unset: guessed from the URL")
+    cache_dir: str = setting("/tmp/reconciler", "where the clone and snapshots live (must be writable)")
     # triggers
-    Setting("poll_interval", 60.0, "seconds between git head checks", float),
-    Setting("poll_jitter", 0.1, "random extra delay, as a fraction of the poll interval", float),
-    Setting("drift_interval", 300.0, "seconds between full drift scans when git did not move", float),
-    Setting("webhook_gitlab_token", None, "secret GitLab sends in X-Gitlab-Token (enables POST /webhook)", secret=True),
-    Setting("webhook_github_secret", None, "GitHub webhook secret for X-Hub-Signature-256", secret=True),
-    Setting("sqs_queue_url", None, "SQS queue receiving CodeCommit EventBridge events (optional)"),
-    Setting("sqs_wait_seconds", 20, "SQS long-poll wait (max 20)", int),
-    Setting("codecommit_repository", None, "only react to CodeCommit events for this repository name"),
+    poll_interval: Duration = setting(60.0, "time between git head checks")
+    poll_jitter: float = setting(0.1, "random extra delay, as a fraction of the poll interval")
+    drift_interval: Duration = setting(300.0, "time between full drift scans when git did not move")
+    webhook_gitlab_token: str | None = setting(
+        None, "secret GitLab sends in X-Gitlab-Token (enables POST /webhook)", secret=True)
+    webhook_github_secret: str | None = setting(None, "GitHub webhook secret for X-Hub-Signature-256", secret=True)
+    sqs_queue_url: str | None = setting(None, "SQS queue receiving CodeCommit EventBridge events (optional)")
+    sqs_wait_seconds: int = setting(20, "SQS long-poll wait in whole seconds (max 20)")
+    codecommit_repository: str | None = setting(None, "only react to CodeCommit events for this repository name")
     # HTTP
-    Setting("http_host", "0.0.0.0", "address of the HTTP server (/healthz /readyz /metrics /status /webhook)"),
-    Setting("http_port", 8080, "port of the HTTP server (0 picks a free one)", int),
+    http_host: str = setting("0.0.0.0", "address of the HTTP server (/healthz /readyz /metrics /status /webhook)")
+    http_port: int = setting(8080, "port of the HTTP server (0 picks a free one)")
     # leadership
-    Setting("state_table", None, "DynamoDB table for the leader lease and notify state; unset = single replica"),
-    Setting("lease_name", None, "lease name (default: the instance name)"),
-    Setting("lease_duration", 30.0, "seconds a lease lasts without renewal", float),
-    Setting("lease_renew_interval", 10.0, "seconds between renewals / acquisition attempts", float),
-    Setting("holder_id", None, "this replica's identity in the lease (default: hostname-pid-random)"),
-    Setting("state_region", None, "region of the state table and queue (default: the SDK's)"),
+    state_table: str | None = setting(
+        None, "DynamoDB table for the leader lease and notify state; unset = single replica")
+    lease_name: str | None = setting(None, "lease name (default: the instance name)")
+    lease_duration: Duration = setting(30.0, "how long a lease lasts without renewal")
+    lease_renew_interval: Duration = setting(10.0, "time between renewals / acquisition attempts")
+    holder_id: str | None = setting(None, "this replica's identity in the lease (default: hostname-pid-random)")
+    state_region: str | None = setting(None, "region of the state table and queue (default: the SDK's)")
     # reconciling
-    Setting("instance", "ecs-reconciler", "instance name: the ownership tag value"),
-    Setting("environment", None, "only reconcile this environment"),
-    Setting("max_parallel", 8, "services applied in parallel", int),
-    Setting("apply_wait", True, "wait for deployments to finish within a cycle", _bool),
-    Setting("apply_timeout", 1800.0, "seconds to wait for one deployment", float),
-    Setting("apply_poll_interval", 5.0, "seconds between deployment status checks", float),
-    Setting("backoff_base", 30.0, "first retry delay of a failed commit, seconds (doubles)", float),
-    Setting("backoff_max", 900.0, "retry delay cap, seconds", float),
-    Setting("history", 10, "sync records kept per service", int),
-    Setting("shutdown_timeout", 20.0, "seconds SIGTERM may take (ECS stopTimeout defaults to 30)", float),
-    Setting("log_level", "info", "debug | info | warning | error"),
-    Setting("notify_console", False, "print chat reports to stdout (demo) when no notifications are configured",
-            _bool),
-)
+    instance: str = setting("ecs-reconciler", "instance name: the ownership tag value")
+    environment: str | None = setting(None, "only reconcile this environment")
+    max_parallel: int = setting(8, "services applied in parallel")
+    apply_wait: Flag = setting(True, "wait for deployments to finish within a cycle")
+    apply_timeout: Duration = setting(1800.0, "time to wait for one deployment")
+    apply_poll_interval: Duration = setting(
+        5.0, "time between deployment status checks (the daemon, `sync` and `rollback`)")
+    backoff_base: Duration = setting(30.0, "first retry delay of a failed commit (doubles)")
+    backoff_max: Duration = setting(900.0, "retry delay cap")
+    history: int = setting(10, "sync records kept per service")
+    shutdown_timeout: Duration = setting(20.0, "time SIGTERM may take (ECS stopTimeout defaults to 30s)")
+    log_level: LogLevel = setting("info", "debug | info | warning | error")
+    notify_console: Flag = setting(
+        False, "print chat reports to stdout (demo) when no notifications are configured")
+    # the `notifications:` section of the file (reconciler.notify.config); never an environment variable
+    notifications: dict[str, Any] | None = Field(None, exclude=True)
 
-
-@dataclass(frozen=True)
-class DaemonConfig:
-    git_url: str = ""
-    git_branch: str = "main"
-    git_path: str = ""
-    git_username: str = "oauth2"
-    git_token: str | None = field(default=None, repr=False)
-    git_token_file: str | None = None
-    git_ssh_key_file: str | None = None
-    git_known_hosts_file: str | None = None
-    git_codecommit_helper: bool = False
-    git_shallow: bool = True
-    git_timeout: float = 60.0
-    commit_url_template: str | None = None
-    cache_dir: str = "/tmp/reconciler"
-    poll_interval: float = 60.0
-    poll_jitter: float = 0.1
-    drift_interval: float = 300.0
-    webhook_gitlab_token: str | None = field(default=None, repr=False)
-    webhook_github_secret: str | None = field(default=None, repr=False)
-    sqs_queue_url: str | None = None
-    sqs_wait_seconds: int = 20
-    codecommit_repository: str | None = None
-    http_host: str = "0.0.0.0"
-    http_port: int = 8080
-    state_table: str | None = None
-    lease_name: str | None = None
-    lease_duration: float = 30.0
-    lease_renew_interval: float = 10.0
-    holder_id: str | None = None
-    state_region: str | None = None
-    instance: str = "ecs-reconciler"
-    environment: str | None = None
-    max_parallel: int = 8
-    apply_wait: bool = True
-    apply_timeout: float = 1800.0
-    apply_poll_interval: float = 5.0
-    backoff_base: float = 30.0
-    backoff_max: float = 900.0
-    history: int = 10
-    shutdown_timeout: float = 20.0
-    log_level: str = "info"
-    notify_console: bool = False
-    notifications: Mapping[str, Any] | None = None
-
-    @property
+    @cached_property
     def holder(self) -> str:
+        """This replica's lease identity, chosen once per process (the lease compares it on every renewal)."""
         return self.holder_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> DaemonConfig:
         env = os.environ if environ is None else environ
-        file_values: dict[str, Any] = {}
-        path = env.get(PREFIX + "CONFIG_FILE")
-        if path:
-            try:
-                raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise ConfigError(f"{path}: {exc}") from None
-            if not isinstance(raw, dict):
-                raise ConfigError(f"{path}: expected a mapping")
-            file_values = {str(k).lower().removeprefix("reconciler_"): v for k, v in raw.items()}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(file_values) - known)
-        if unknown:
-            raise ConfigError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
         values: dict[str, Any] = {}
-        for s in SETTINGS:
-            raw_value: Any = env.get(s.env)
-            if raw_value is None and s.name in file_values:
-                raw_value = file_values[s.name]
-            if raw_value is None:
-                continue
-            try:
-                values[s.name] = s.parse(str(raw_value))
-            except ValueError as exc:
-                raise ConfigError(f"{s.env}: {exc}") from None
-        values["notifications"] = file_values.get("notifications")
-        cfg = cls(**values)
-        cfg.validate()
+        where: dict[str, str] = {}
+        path = env.get(CONFIG_FILE_VAR)
+        if path:
+            _read_file(path, values, where)
+        for name in settings():
+            raw = env.get(env_name(name))
+            if raw is not None:
+                values[name], where[name] = raw, env_name(name)
+        try:
+            cfg = cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError("; ".join(
+                f"{where.get(str(e['loc'][0]), e['loc'][0])}: {_reason(e)}" for e in exc.errors())) from None
+        cfg.check()
         return cfg
 
-    def validate(self) -> None:
+    def check(self) -> None:
+        """Rules between settings, after each was parsed."""
         if not self.git_url:
             raise ConfigError("RECONCILER_GIT_URL is required")
         if self.git_ssh_key_file and not self.git_known_hosts_file:
@@ -192,13 +153,104 @@ class DaemonConfig:
             raise ConfigError("RECONCILER_SQS_WAIT_SECONDS must be within 0..20")
 
 
+def settings() -> dict[str, FieldInfo]:
+    """The settings in declaration order (the `notifications:` section is not one)."""
+    return {name: f for name, f in DaemonConfig.model_fields.items() if f.description is not None}
+
+
+def env_name(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+def setting_value(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting from the environment alone, parsed as the daemon parses it (for the CLI commands)."""
+    env = os.environ if environ is None else environ
+    raw = env.get(env_name(name))
+    if raw is None:
+        return settings()[name].default
+    try:
+        return getattr(DaemonConfig.model_validate({name: raw}), name)
+    except ValidationError as exc:
+        raise ConfigError(f"{env_name(name)}: {_reason(exc.errors()[0])}") from None
+
+
+_REASONS = {
+    "float_parsing": "expected a number", "float_type": "expected a number",
+    "int_parsing": "expected a whole number", "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number", "string_type": "expected text",
+    "literal_error": "expected one of {expected}", "dict_type": "expected a mapping",
+}
+
+
+def _reason(error: Any) -> str:
+    """What is wrong, without the value (pydantic's own text may quote it)."""
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    template = _REASONS.get(error["type"], "invalid value")
+    return template.format(**error.get("ctx", {}))
+
+
+def _read_file(path: str, values: dict[str, Any], where: dict[str, str]) -> None:
+    """File values into `values` (scalars as text, parsed like environment variables), `where` names their line."""
+    from reconciler.manifests.yamlsource import ParseFailure, parse_text
+
+    try:
+        parsed = parse_text(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    except ParseFailure as exc:  # the reason names the problem, never the text of the line
+        raise ConfigError(f"{path}:{exc.line or 1}: {exc.reason}") from None
+    data = parsed.data if parsed.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping of settings")
+    known = [*settings(), "notifications"]
+    problems: list[str] = []
+    for (key,), line in parsed.duplicates:
+        problems.append(f"{path}:{line}: {key}: set twice")
+    for key, value in data.items():
+        name = key.lower().removeprefix("reconciler_")
+        here = f"{path}:{parsed.line_of((key,))}: {key}"
+        if name not in known:
+            problems.append(f"{here}: unknown setting{suggest(name, known)}")
+        elif value is None:
+            continue
+        elif name == "notifications":
+            values[name], where[name] = value, here
+        elif isinstance(value, (dict, list)):
+            problems.append(f"{here}: expected a single value")
+        else:
+            values[name], where[name] = str(value).lower() if isinstance(value, bool) else str(value), here
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _shown_default(f: FieldInfo) -> str:
+    default = f.default
+    if default is None or default == "":
+        return "unset"
+    if isinstance(default, bool):
+        return str(default).lower()
+    if _DURATION in f.metadata:
+        return format_duration(float(default))
+    return str(default)
+
+
 def help_table() -> str:
     """The settings as text for `reconciler run --help`."""
-    lines = ["environment variables (also accepted in RECONCILER_CONFIG_FILE, lower case without prefix):"]
-    for s in SETTINGS:
-        default = "unset" if s.default is None or s.default == "" else str(s.default).lower() \
-            if isinstance(s.default, bool) else str(s.default)
-        suffix = "" if "(default:" in s.help else f" (default: {default})"  # the help may explain it better
-        lines.append(f"  {s.env:<36} {s.help}{suffix}")
-    lines.append(f"  {PREFIX + 'CONFIG_FILE':<36} optional YAML file with these settings and a `notifications:` section")
+    lines = ["environment variables (also accepted in RECONCILER_CONFIG_FILE, lower case without prefix;",
+             "durations: seconds or 90s, 30m, 1h30m, 1.5h):"]
+    for name, f in settings().items():
+        suffix = "" if "(default:" in str(f.description) else f" (default: {_shown_default(f)})"
+        lines.append(f"  {env_name(name):<36} {f.description}{suffix}")
+    lines.append(f"  {CONFIG_FILE_VAR:<36} optional YAML file with these settings and a `notifications:` section")
     return "\n".join(lines)
+
+
+def docs_table() -> str:
+    """The settings as the markdown table of docs/daemon.md."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, f in settings().items():
+        default = _shown_default(f)
+        rows.append(f"| `{env_name(name)}` | {default if default == 'unset' else f'`{default}`'} | "
+                    f"{str(f.description).replace('|', '/')} |")
+    return "\n".join(rows)

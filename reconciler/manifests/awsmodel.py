@@ -8,7 +8,6 @@ operations RegisterTaskDefinition and CreateService.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from functools import lru_cache
 from typing import Any
@@ -19,6 +18,7 @@ from botocore.validate import ParamValidator
 
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.yamlsource import JsonPath
+from reconciler.suggest import suggest
 
 _NAME_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
@@ -105,13 +105,3 @@ def _parse_name(name: str) -> JsonPath:
 def _types(valid: list[str]) -> str:
     names = [re.sub(r"<class '(\w+)'>", r"\1", t) for t in valid]
     return " or ".join(names)
-
-
-def suggest(field: str, valid: list[str]) -> str:
-    """' (did you mean X?)' for a misspelled field name, or ''."""
-    lowered = {v.lower(): v for v in valid}
-    if field.lower() in lowered:
-        return f" (did you mean {lowered[field.lower()]!r}?)"
-
-    close = difflib.get_close_matches(field, valid, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -13,8 +13,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from reconciler.manifests.awsmodel import suggest
 from reconciler.manifests.issues import FileIssues
+from reconciler.suggest import suggest
 
 DEFINITIONS = ("environment", "service", "gitops", "syncPolicy", "codeDeploy")
 

@@ -1,11 +1,11 @@
 """service.yaml: CreateService input (AWS camelCase) plus the `gitops:` block."""
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reconciler.durations import DurationError, parse_duration
 from reconciler.manifests.awsmodel import check_shape, member_names, service_server_fields
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.paths import diff_path_problem, placeholders
@@ -15,8 +15,6 @@ from reconciler.model import BlueGreen, GitOpsSettings, SyncPolicy
 
 CREATE = "CreateService"
 DEFAULT_DEPLOYMENT_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
-_DURATION = re.compile(r"^(\d+)(s|m|h)$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600}
 #: Fields the reconciler sets itself; present in a describe output or by habit.
 _MANAGED = {"taskDefinition": "the reconciler registers the task definition from the taskdef file",
             "clientToken": "the reconciler generates idempotency tokens itself"}
@@ -69,7 +67,21 @@ def read_service(data: dict[str, Any], sink: FileIssues, *, dir_name: str, clust
     doc = ServiceDoc(dir_name, service, gitops)
     _check_strategy(doc, sink)
     _check_ignore_paths(gitops, sink)
+    _check_wait_timeout(gitops, sink)
     return doc
+
+
+def _check_wait_timeout(gitops: Mapping[str, Any], sink: FileIssues) -> None:
+    value = gitops.get("waitTimeout")
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return  # absent (default) or a wrong type the schema already reported
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        sink.error(("gitops", "waitTimeout"), str(exc))
+        return
+    if seconds <= 0:
+        sink.error(("gitops", "waitTimeout"), "must be more than 0 (a deployment needs time to finish)")
 
 
 def _check_strategy(doc: ServiceDoc, sink: FileIssues) -> None:
@@ -174,13 +186,3 @@ def _blue_green(raw: Any, service: Mapping[str, Any]) -> BlueGreen:
         container_name=raw.get("containerName", lbs[0].get("containerName")),
         container_port=raw.get("containerPort", lbs[0].get("containerPort")),
     )
-
-
-def parse_duration(value: Any) -> int:
-    """1800 / "30m" / "1h" / "90s" -> seconds (the schema already vetted the form)."""
-    if isinstance(value, int):
-        return value
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r}")
-    return int(match.group(1)) * _SECONDS[match.group(2)]

@@ -34,7 +34,7 @@ def test_manual_rollback_pauses_automated_sync_until_git_moves(sandbox, daemons,
         d.wait_for(synced("staging/web", commit=bad), "1.5.0 applied")
         assert live_image(sandbox).endswith("web:1.5.0")
 
-        env = {**os.environ, **sandbox.env(), "RECONCILER_POLL_INTERVAL": "0.1"}
+        env = {**os.environ, **sandbox.env(), "RECONCILER_APPLY_POLL_INTERVAL": "0.1"}
         result = subprocess.run([sys.executable, "-m", "reconciler", "rollback", "--repo", str(repo.work),
                                  "--env", "staging", "--service", "web"], env=env, capture_output=True,
                                 text=True, timeout=120)

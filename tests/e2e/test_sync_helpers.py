@@ -16,7 +16,7 @@ REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 
 def cli_env(sandbox: Any) -> dict[str, str]:
-    return {**os.environ, **sandbox.env(), "RECONCILER_POLL_INTERVAL": "0.05"}
+    return {**os.environ, **sandbox.env(), "RECONCILER_APPLY_POLL_INTERVAL": "0.05"}
 
 
 def run_cli(sandbox: Any, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

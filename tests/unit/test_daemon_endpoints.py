@@ -12,7 +12,7 @@ import pytest
 from reconciler.aws.errors import AwsError
 from reconciler.aws.sqs import QueueMessage
 from reconciler.commands.status import render_text
-from reconciler.daemon.config import SETTINGS, ConfigError, DaemonConfig, help_table
+from reconciler.daemon.config import ConfigError, DaemonConfig
 from reconciler.daemon.health import service_health
 from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.leader import Leadership
@@ -171,13 +171,6 @@ def test_config_env_file_precedence_and_validation(tmp_path: Path) -> None:
     path.write_text("pol_interval: 3\n")
     with pytest.raises(ConfigError, match="pol_interval"):
         DaemonConfig.load({"RECONCILER_CONFIG_FILE": str(path), "RECONCILER_GIT_URL": "x"})
-
-
-def test_settings_table_matches_config_defaults() -> None:
-    defaults = DaemonConfig()
-    for s in SETTINGS:
-        assert getattr(defaults, s.name) == s.default, s.name
-        assert s.env in help_table()
 
 
 @pytest.mark.parametrize("svc,expected", [

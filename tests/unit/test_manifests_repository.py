@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.durations import DURATION_ERROR
 from reconciler.manifests import ManifestError, load_repository
 from reconciler.model import DesiredState, Issue, SyncPolicy
 
@@ -498,4 +499,18 @@ def test_a_bad_duration_says_what_a_good_one_looks_like(repo: Path) -> None:
     replace(svc, "waitTimeout: 15m", "waitTimeout: forever")
     err = only_error(load_repository(repo))
     assert err.path == "gitops.waitTimeout"
-    assert "'forever' is not valid" in err.reason and "30m" in err.reason
+    assert err.reason == DURATION_ERROR and "30m" in err.reason  # the one text of reconciler.durations
+    assert err.line == line_of(svc, "waitTimeout")
+
+
+@pytest.mark.parametrize("spelling,seconds", [("1.5h", 5400), ("1h30m", 5400), ('"90"', 90), ("120", 120)])
+def test_wait_timeout_takes_every_duration_spelling(repo: Path, spelling: str, seconds: float) -> None:
+    replace(repo / "environments/staging/web/service.yaml", "waitTimeout: 15m", f"waitTimeout: {spelling}")
+    web = next(s for s in load_repository(repo).services if s.name == "web" and s.environment == "staging")
+    assert web.gitops.wait_timeout_seconds == seconds
+
+
+def test_a_zero_wait_timeout_is_refused(repo: Path) -> None:
+    replace(repo / "environments/staging/web/service.yaml", "waitTimeout: 15m", "waitTimeout: 0s")
+    err = only_error(load_repository(repo))
+    assert err.path == "gitops.waitTimeout" and "more than 0" in err.reason
