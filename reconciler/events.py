@@ -27,6 +27,18 @@ EventKind = Literal[
 
 
 @dataclass(frozen=True)
+class ThreadRef:
+    """A posted chat parent message (Slack needs the channel *ID*, not its name, to update it).
+
+    Lives here, below both `reconciler.notify` (which threads replies under it) and
+    `reconciler.aws.state_table` (which keeps it across restarts), so neither imports the other.
+    """
+
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
 class CommitInfo:
     sha: str
     title: str = ""

@@ -1,11 +1,13 @@
 """Apply a plan to AWS: task definitions without churn, rolling and CodeDeploy deployments that wait."""
 from reconciler.apply.applier import Applier, needs_follow
 from reconciler.apply.clock import Clock, SystemClock
+from reconciler.apply.deployments import Controller, Deployments, DeployRequest
 from reconciler.apply.result import ApplyResult, ServiceResult
+from reconciler.apply.wiring import build_applier
 from reconciler.model import PAUSED_TAG
 
-__all__ = ["Applier", "ApplyResult", "Clock", "PAUSED_TAG", "ServiceResult", "SystemClock", "needs_follow",
-           "paused_at"]
+__all__ = ["Applier", "ApplyResult", "Clock", "Controller", "DeployRequest", "Deployments", "PAUSED_TAG",
+           "ServiceResult", "SystemClock", "build_applier", "needs_follow", "paused_at"]
 
 
 def paused_at(tags: dict[str, str]) -> str | None:

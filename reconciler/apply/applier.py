@@ -7,7 +7,6 @@ has a deadline; `should_continue()` turning false stops new work from starting
 """
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -16,8 +15,9 @@ from typing import Any
 import structlog
 
 from reconciler.apply.appspec import AppSpecError
-from reconciler.apply.bluegreen import BlueGreenDeployer
-from reconciler.apply.clock import Clock, SystemClock
+from reconciler.apply.clock import Clock
+from reconciler.apply.continuation import context_with, keep_waiting
+from reconciler.apply.deployments import Deployments, DeployRequest
 from reconciler.apply.fields import (
     DEPLOYMENT_FIELDS,
     changed_fields,
@@ -30,15 +30,14 @@ from reconciler.apply.fields import (
 from reconciler.apply.marker import applied_tags
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.reports import FINAL_KINDS, emit, service_report
-from reconciler.apply.result import ApplyResult, Outcome, ServiceResult
+from reconciler.apply.result import ApplyResult, ServiceResult
 from reconciler.apply.revisions import resolve_revision
-from reconciler.apply.rolling import RollingWaiter, in_flight, primary_deployment
-from reconciler.aws.clients import AwsClients
+from reconciler.apply.rollback import Rollback
+from reconciler.apply.rolling import in_flight
 from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import CODE_DEPLOY_UPDATABLE, EcsWriter, update_service_fields
 from reconciler.aws.errors import AwsError
-from reconciler.aws.live import LiveReader
-from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
+from reconciler.aws.taskdefs import TaskDefinitions
 from reconciler.desired import is_code_deploy
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
@@ -48,16 +47,7 @@ from reconciler.plan import Plan, ServicePlan
 log = get_logger(__name__)
 
 APPLIED_ACTIONS = frozenset({"update", "create", "prune"})
-#: The running apply's `should_continue`, seen by the waits in its worker threads (which run in
-#: copies of apply's context): when it turns false (SIGTERM, leadership lost) they stop following
-#: and leave the deployment running in AWS, so shutdown never waits on a long deployment.
-_should_continue: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
-    "apply_should_continue", default=lambda: True)
 NOT_STARTED = "not started: superseded, shutting down or no longer the leader"
-
-
-def _keep_waiting() -> bool:
-    return _should_continue.get()()
 
 
 def needs_follow(sp: ServicePlan) -> bool:
@@ -72,20 +62,23 @@ def needs_follow(sp: ServicePlan) -> bool:
 
 
 class Applier:
-    def __init__(self, clients: AwsClients, reader: LiveReader, instance: str, sink: ReportSink, *,
-                 max_parallel: int = 8, clock: Clock | None = None, poll_interval: float = 5.0,
-                 on_progress: ProgressCallback | None = None, register_bucket: TokenBucket | None = None) -> None:
+    """Applies plans and rolls services back; every collaborator is passed in (`build_applier` wires
+    the real ones from AWS clients), so tests hand it fakes instead of patching it."""
+
+    def __init__(self, instance: str, sink: ReportSink, *, ecs: EcsWriter, codedeploy: CodeDeploy,
+                 taskdefs: TaskDefinitions, deployments: Deployments, clock: Clock, max_parallel: int = 8,
+                 on_progress: ProgressCallback | None = None) -> None:
         self.instance = instance
         self.sink = sink
         self.max_parallel = max(1, max_parallel)
-        self.clock: Clock = clock or SystemClock()
-        self.poll_interval = poll_interval
+        self.clock = clock
         self.on_progress = on_progress
-        self.ecs = EcsWriter(clients)
-        self.codedeploy = CodeDeploy(clients)
-        self.taskdefs = TaskDefinitions(clients, reader, register_bucket)
-        self.rolling = RollingWaiter(self.ecs, self.clock, poll_interval, keep_waiting=_keep_waiting)
-        self.bluegreen = BlueGreenDeployer(self.codedeploy, self.clock, poll_interval, keep_waiting=_keep_waiting)
+        self.ecs = ecs
+        self.codedeploy = codedeploy
+        self.taskdefs = taskdefs
+        self.deployments = deployments
+        self._rollback = Rollback(instance, ecs=ecs, codedeploy=codedeploy, taskdefs=taskdefs,
+                                  deployments=deployments, clock=clock, on_progress=on_progress)
 
     # -- the plan -------------------------------------------------------------------
     def apply(self, plan: Plan, *, commit: CommitInfo | None = None, wait: bool = True, timeout: float = 1800,
@@ -98,11 +91,7 @@ class Applier:
 
         if not work:
             return ApplyResult(())
-        token = _should_continue.set(should_continue)
-        try:
-            context = contextvars.copy_context()
-        finally:
-            _should_continue.reset(token)
+        context = context_with(should_continue)
 
         def one(sp: ServicePlan) -> ServiceResult:
             with structlog.contextvars.bound_contextvars(service=sp.key):
@@ -135,7 +124,7 @@ class Applier:
         deadline = start + limit
         images = image_changes(sp.spec.task_definition if sp.spec else None,
                                sp.live.task_definition if sp.live else None) if sp.action != "prune" else ()
-        strategy = "blue-green" if is_code_deploy(sp.spec, sp.live.service if sp.live else None) else "rolling"
+        strategy = self.deployments.controller(sp.spec, sp.live.service if sp.live else None).strategy
         progress = Progress(sp.key, self.on_progress)
         if not dry_run and action != "follow":
             emit(self.sink, "sync_started", sp, service_report(sp, images, strategy), commit)
@@ -185,38 +174,23 @@ class Applier:
         base = replace(base, task_definition_arn=rev.arn, registered=rev.registered)
         if dry_run:
             return replace(base, message="dry run: would create" + (" (register a revision)" if rev.registered else ""))
-        if not _keep_waiting():
+        if not keep_waiting():
             return replace(base, message=NOT_STARTED)
         svc = self.ecs.create_service(env, create_params(spec, str(rev.arn), self.instance,
                                                          extra_tags=applied_tags(spec, sha)))
-        primary = primary_deployment(svc)
-        if is_code_deploy(spec, svc):
-            if not wait:
-                return replace(base, status="in_progress", message="created; first task set starting")
-            outcome = self.rolling.wait_task_set(env, sp.name, str(rev.arn), deadline, progress)
-            return _with(base, outcome)
-        if primary is None:
-            return replace(base, status="succeeded" if wait else "in_progress", message="created")
-        return self._finish_rolling(env, sp.name, base, str(primary["id"]), str(rev.arn), wait, deadline, progress,
-                                    created=True)
+        request = DeployRequest(env, sp.name, str(rev.arn), svc, spec)
+        return self.deployments.created(request, base, wait, deadline, progress)
 
     def _follow(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, deadline: float,
                 wait: bool, progress: Progress) -> ServiceResult:
         live = _live(sp)
-        primary = in_flight(live.service)
-        if primary is not None:
-            progress(f"following deployment {primary['id']} already in progress")
-            result = self._finish_rolling(env, sp.name, base, str(primary["id"]), str(primary.get("taskDefinition")),
-                                          wait, deadline, progress)
-            return self._done(env, sp, sha, result)
-        bg = sp.spec.gitops.blue_green if sp.spec else None
-        if bg is None:
-            return replace(base, status="noop", message="a CodeDeploy task set is active; no blue/green settings")
-        dep = self.codedeploy.active_deployment(env, bg.application, bg.deployment_group)
-        if dep is None:
+        request = DeployRequest(env, sp.name, str(live.service.get("taskDefinition") or ""), live.service, sp.spec)
+        running = self.deployments.in_flight(request)
+        if running is None:
+            if is_code_deploy(sp.spec, live.service) and (sp.spec is None or sp.spec.gitops.blue_green is None):
+                return replace(base, status="noop", message="a CodeDeploy task set is active; no blue/green settings")
             return replace(base, status="noop", message="in sync")
-        progress(f"following CodeDeploy deployment {dep} already in progress")
-        result = self._finish_codedeploy(env, sp.name, base, dep, wait, deadline, progress)
+        result = self.deployments.follow(request, base, running, wait, deadline, progress)
         return self._done(env, sp, sha, result)
 
     def _update(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, wait: bool,
@@ -259,57 +233,35 @@ class Applier:
                                 f"update {', '.join(sorted(params))}" if params else "",
                                 "deploy" if deploy_td else "") if w]
             return replace(base, message="dry run: would " + ", ".join(what) if what else "dry run: nothing to do")
-        if not _keep_waiting():  # registering may have queued behind the rate limit: still allowed to act?
+        if not keep_waiting():  # registering may have queued behind the rate limit: still allowed to act?
             return replace(base, message=NOT_STARTED)
         self.ecs.tag(env, live.arn, to_tag)
         self.ecs.untag(env, live.arn, to_untag)
+        request = DeployRequest(env, sp.name, target_td, live.service, spec,
+                                description=f"ecs-reconciler {sha or ''}".strip())
         if code_deploy:
             if params:
                 self.ecs.update_service(env, sp.name, params)
             if not deploy_td:
                 return self._done(env, sp, sha, replace(base, status="succeeded", message=_summary(params, to_tag)))
-            assert bg is not None  # checked above, before any write
-            dep, how = self.bluegreen.start_or_follow(env, bg, spec.service, target_td, deadline, progress,
-                                                      description=f"ecs-reconciler {sha or ''}".strip())
-            if dep is None:
-                return replace(base, status="failed", message=how)
-            result = self._finish_codedeploy(env, sp.name, base, dep, wait, deadline, progress)
+            result = self.deployments.deploy(request, base, wait, deadline, progress)
+            assert result is not None  # CodeDeploy always starts or follows a deployment, or fails
             return self._done(env, sp, sha, result)
         # ECS controller: is a deployment towards this task definition already rolling out?
         fresh = self.ecs.describe_service(env, sp.name) or live.service
-        running = in_flight(fresh)
-        if running is not None and running.get("taskDefinition") == target_td:
-            progress(f"following deployment {running['id']} already in progress")
-            result = self._finish_rolling(env, sp.name, base, str(running["id"]), target_td, wait, deadline, progress)
+        request = replace(request, live=fresh)
+        running = self.deployments.in_flight(request)
+        if running is not None and running.task_definition == target_td:
+            result = self.deployments.follow(request, base, running, wait, deadline, progress)
             return self._done(env, sp, sha, result)
-        before = (primary_deployment(fresh) or {}).get("id")
         if target_td != str(fresh.get("taskDefinition") or ""):
             params["taskDefinition"] = target_td
         if not params:
             return self._done(env, sp, sha, replace(base, status="succeeded", message=_summary(params, to_tag)))
-        svc = self.ecs.update_service(env, sp.name, params)
-        primary = primary_deployment(svc) or {}
-        if primary.get("id") and (primary.get("id") != before or primary.get("rolloutState") == "IN_PROGRESS"):
-            result = self._finish_rolling(env, sp.name, base, str(primary["id"]), target_td, wait, deadline, progress)
+        result = self.deployments.deploy(replace(request, params=params), base, wait, deadline, progress)
+        if result is not None:
             return self._done(env, sp, sha, result)
         return self._done(env, sp, sha, replace(base, status="succeeded", message=_summary(params, to_tag)))
-
-    # -- waiting -----------------------------------------------------------------------
-    def _finish_rolling(self, env: Environment, name: str, base: ServiceResult, deployment_id: str, target_td: str,
-                        wait: bool, deadline: float, progress: Progress, *, created: bool = False) -> ServiceResult:
-        base = replace(base, deployment_id=deployment_id)
-        if not wait:
-            return replace(base, status="in_progress", message=f"deployment {deployment_id} started")
-        outcome = self.rolling.wait(env, name, deployment_id, target_td, deadline, progress)
-        return _with(base, outcome, "created" if created and outcome.status == "succeeded" else "")
-
-    def _finish_codedeploy(self, env: Environment, name: str, base: ServiceResult, deployment_id: str, wait: bool,
-                           deadline: float, progress: Progress) -> ServiceResult:
-        base = replace(base, deployment_id=deployment_id)
-        if not wait:
-            return replace(base, status="in_progress", message=f"CodeDeploy deployment {deployment_id} started")
-        outcome = self.bluegreen.wait(env, deployment_id, deadline, progress, cluster=env.cluster, service_name=name)
-        return _with(base, outcome)
 
     def _done(self, env: Environment, sp: ServicePlan, sha: str | None, result: ServiceResult) -> ServiceResult:
         """After a successful sync git and AWS agree again: record which declaration was applied (so a
@@ -333,16 +285,8 @@ class Applier:
     def rollback(self, env: Environment, service: str, *, to_revision: int | None = None, deregister: bool = False,
                  spec: ServiceSpec | None = None, commit: str | None = None, wait: bool = True,
                  timeout: float = 1800) -> ServiceResult:
-        from reconciler.apply.rollback import rollback_service
-
-        return rollback_service(self, env, service, to_revision=to_revision, deregister=deregister, spec=spec,
-                                commit=commit, wait=wait, timeout=timeout)
-
-
-def _with(base: ServiceResult, outcome: Outcome, message: str = "") -> ServiceResult:
-    return replace(base, status=outcome.status, deployment_id=outcome.deployment_id or base.deployment_id,
-                   message=message or outcome.message, stopped_reasons=outcome.stopped_reasons,
-                   rolled_back=outcome.rolled_back)
+        return self._rollback(env, service, to_revision=to_revision, deregister=deregister, spec=spec,
+                              commit=commit, wait=wait, timeout=timeout)
 
 
 def _summary(params: Mapping[str, Any], tags: Mapping[str, str]) -> str:

@@ -9,15 +9,17 @@ until git moves on (git still declares the newer revision).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
-from reconciler.apply.progress import Progress
+from reconciler.apply.clock import Clock
+from reconciler.apply.deployments import Deployments, DeployRequest
+from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.result import ServiceResult
 from reconciler.apply.rolling import primary_deployment
+from reconciler.aws.codedeploy import CodeDeploy
+from reconciler.aws.ecs_write import EcsWriter
+from reconciler.aws.taskdefs import TaskDefinitions
 from reconciler.model import APPLIED_TAG, OWNER_TAG, PAUSED_TAG, Environment, ServiceSpec
-
-if TYPE_CHECKING:
-    from reconciler.apply.applier import Applier
 
 
 def parse_revision(arn: str) -> tuple[str, int]:
@@ -35,72 +37,78 @@ def pick_target(current: str, active: list[str], to_revision: int | None) -> str
     return by_rev[older[0]] if older else None
 
 
-def rollback_service(applier: Applier, env: Environment, service: str, *, to_revision: int | None,
-                     deregister: bool, spec: ServiceSpec | None, commit: str | None, wait: bool,
-                     timeout: float) -> ServiceResult:
-    start = applier.clock.now()
-    deadline = start + timeout
-    base = ServiceResult(env.name, service, "rollback", "failed")
-    progress = Progress(f"{env.name}/{service}", applier.on_progress)
-    svc = applier.ecs.describe_service(env, service)
-    if svc is None:
-        return replace(base, message=f"service {service!r} not found in cluster {env.cluster!r}")
-    tags = {t["key"]: t["value"] for t in svc.get("tags") or []}
-    if tags.get(OWNER_TAG) != applier.instance:
-        return replace(base, message=f"not owned by {applier.instance!r}: refusing to touch it")
-    code_deploy = (svc.get("deploymentController") or {}).get("type") == "CODE_DEPLOY"
-    bg = spec.gitops.blue_green if spec else None
-    if code_deploy and bg is None:
-        return replace(base, message="a CODE_DEPLOY service needs its manifest (gitops.codeDeploy) to roll back")
-    if code_deploy and bg is not None:
-        running = applier.codedeploy.active_deployment(env, bg.application, bg.deployment_group)
-        if running:
-            _pause(applier, env, svc, commit)
-            progress(f"stopping CodeDeploy deployment {running} with rollback")
-            applier.codedeploy.stop_deployment(env, running, rollback=True)
-            result = replace(base, status="succeeded", deployment_id=running, rolled_back=True,
-                             message=f"stopped {running} with rollback")
-            return _finish(applier, env, svc, result, commit, None, False, start)
-    current = str(svc.get("taskDefinition") or "")
-    family, _ = parse_revision(current)
-    target = pick_target(current, applier.taskdefs.all_active_arns(env, family), to_revision)
-    if target is None:
-        want = f"no ACTIVE revision {to_revision}" if to_revision is not None else "no earlier ACTIVE revision"
-        return replace(base, message=f"{family} has {want} to roll back to")
-    if target == current:
-        return replace(base, status="noop", task_definition_arn=target, message="already at that revision")
-    base = replace(base, task_definition_arn=target)
-    # Pause first: a running daemon must not "repair" the rollback while it is rolling out.
-    _pause(applier, env, svc, commit)
-    progress(f"rolling back {current.rsplit('/', 1)[-1]} -> {target.rsplit('/', 1)[-1]}")
-    if code_deploy and bg is not None and spec is not None:
-        dep, how = applier.bluegreen.start_or_follow(env, bg, spec.service, target, deadline, progress,
-                                                     description="ecs-reconciler rollback")
-        if dep is None:
-            return replace(base, message=how)
-        result = applier._finish_codedeploy(env, service, base, dep, wait, deadline, progress)  # noqa: SLF001
-    else:
-        before = (primary_deployment(svc) or {}).get("id")
-        updated = applier.ecs.update_service(env, service, {"taskDefinition": target})
-        dep_id = str((primary_deployment(updated) or {}).get("id") or before or "")
-        result = applier._finish_rolling(env, service, base, dep_id, target, wait, deadline, progress)  # noqa: SLF001
-    return _finish(applier, env, svc, result, commit, current, deregister, start)
+class Rollback:
+    """Rolls one service back through the same `Deployments` that applying a plan uses."""
 
+    def __init__(self, instance: str, *, ecs: EcsWriter, codedeploy: CodeDeploy, taskdefs: TaskDefinitions,
+                 deployments: Deployments, clock: Clock, on_progress: ProgressCallback | None = None) -> None:
+        self.instance = instance
+        self.ecs = ecs
+        self.codedeploy = codedeploy
+        self.taskdefs = taskdefs
+        self.deployments = deployments
+        self.clock = clock
+        self.on_progress = on_progress
 
-def _pause(applier: Applier, env: Environment, svc: dict, commit: str | None) -> None:
-    """Tag the service so the daemon leaves it alone until git's commit changes."""
-    applier.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
-    if APPLIED_TAG in {t["key"] for t in svc.get("tags") or []}:
-        # Git's declaration is no longer what runs: once the pause lifts, the daemon applies it again.
-        applier.ecs.untag(env, str(svc["serviceArn"]), [APPLIED_TAG])
+    def __call__(self, env: Environment, service: str, *, to_revision: int | None, deregister: bool,
+                 spec: ServiceSpec | None, commit: str | None, wait: bool, timeout: float) -> ServiceResult:
+        start = self.clock.now()
+        deadline = start + timeout
+        base = ServiceResult(env.name, service, "rollback", "failed")
+        progress = Progress(f"{env.name}/{service}", self.on_progress)
+        svc = self.ecs.describe_service(env, service)
+        if svc is None:
+            return replace(base, message=f"service {service!r} not found in cluster {env.cluster!r}")
+        tags = {t["key"]: t["value"] for t in svc.get("tags") or []}
+        if tags.get(OWNER_TAG) != self.instance:
+            return replace(base, message=f"not owned by {self.instance!r}: refusing to touch it")
+        code_deploy = (svc.get("deploymentController") or {}).get("type") == "CODE_DEPLOY"
+        bg = spec.gitops.blue_green if spec else None
+        if code_deploy and bg is None:
+            return replace(base, message="a CODE_DEPLOY service needs its manifest (gitops.codeDeploy) to roll back")
+        if code_deploy and bg is not None:
+            running = self.codedeploy.active_deployment(env, bg.application, bg.deployment_group)
+            if running:
+                self._pause(env, svc, commit)
+                progress(f"stopping CodeDeploy deployment {running} with rollback")
+                self.codedeploy.stop_deployment(env, running, rollback=True)
+                result = replace(base, status="succeeded", deployment_id=running, rolled_back=True,
+                                 message=f"stopped {running} with rollback")
+                return self._finish(env, svc, result, None, False, start)
+        current = str(svc.get("taskDefinition") or "")
+        family, _ = parse_revision(current)
+        target = pick_target(current, self.taskdefs.all_active_arns(env, family), to_revision)
+        if target is None:
+            want = f"no ACTIVE revision {to_revision}" if to_revision is not None else "no earlier ACTIVE revision"
+            return replace(base, message=f"{family} has {want} to roll back to")
+        if target == current:
+            return replace(base, status="noop", task_definition_arn=target, message="already at that revision")
+        base = replace(base, task_definition_arn=target)
+        # Pause first: a running daemon must not "repair" the rollback while it is rolling out.
+        self._pause(env, svc, commit)
+        progress(f"rolling back {current.rsplit('/', 1)[-1]} -> {target.rsplit('/', 1)[-1]}")
+        request = DeployRequest(env, service, target, svc, spec, description="ecs-reconciler rollback")
+        started = self.deployments.start(request, deadline, progress)
+        if started.error:
+            return replace(base, message=started.error)
+        # No new deployment to follow: follow the PRIMARY one (the rollout already under way).
+        dep_id = started.deployment_id or str((primary_deployment(svc) or {}).get("id") or "")
+        result = self.deployments.finish(request, base, dep_id, wait, deadline, progress)
+        return self._finish(env, svc, result, current, deregister, start)
 
+    def _pause(self, env: Environment, svc: dict[str, Any], commit: str | None) -> None:
+        """Tag the service so the daemon leaves it alone until git's commit changes."""
+        self.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
+        if APPLIED_TAG in {t["key"] for t in svc.get("tags") or []}:
+            # Git's declaration is no longer what runs: once the pause lifts, the daemon applies it again.
+            self.ecs.untag(env, str(svc["serviceArn"]), [APPLIED_TAG])
 
-def _finish(applier: Applier, env: Environment, svc: dict, result: ServiceResult, commit: str | None,
-            bad_revision: str | None, deregister: bool, start: float) -> ServiceResult:
-    if result.status not in ("succeeded", "in_progress"):
-        # The service still runs what it ran before: let automated sync look after it again.
-        applier.ecs.untag(env, str(svc["serviceArn"]), [PAUSED_TAG])
-    elif deregister and bad_revision and result.status == "succeeded":
-        applier.taskdefs.deregister(env, bad_revision)
-        result = replace(result, message=f"{result.message}; deregistered {bad_revision.rsplit('/', 1)[-1]}")
-    return replace(result, duration_seconds=max(0.0, applier.clock.now() - start))
+    def _finish(self, env: Environment, svc: dict[str, Any], result: ServiceResult, bad_revision: str | None,
+                deregister: bool, start: float) -> ServiceResult:
+        if result.status not in ("succeeded", "in_progress"):
+            # The service still runs what it ran before: let automated sync look after it again.
+            self.ecs.untag(env, str(svc["serviceArn"]), [PAUSED_TAG])
+        elif deregister and bad_revision and result.status == "succeeded":
+            self.taskdefs.deregister(env, bad_revision)
+            result = replace(result, message=f"{result.message}; deregistered {bad_revision.rsplit('/', 1)[-1]}")
+        return replace(result, duration_seconds=max(0.0, self.clock.now() - start))

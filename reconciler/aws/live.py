@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsError, translated
 from reconciler.log import get_logger
-from reconciler.model import ENV_TAG, OWNER_TAG, Environment, LiveEnvironment, LiveService
+from reconciler.model import ENV_TAG, OWNER_TAG, DesiredState, Environment, LiveEnvironment, LiveService
 
 log = get_logger(__name__)
 
@@ -156,6 +156,17 @@ class LiveReader:
     def _is_ours(self, svc: Mapping[str, Any], env_name: str) -> bool:
         tags = {t["key"]: t["value"] for t in svc.get("tags", []) or []}
         return tags.get(OWNER_TAG) == self.instance and tags.get(ENV_TAG, env_name) == env_name
+
+
+def wanted_services(desired: DesiredState) -> dict[str, list[str]]:
+    """Per environment, the services git declares (valid or broken): what `read_live_state` describes."""
+    wanted: dict[str, list[str]] = {name: [] for name in desired.environments}
+    for spec in desired.services:
+        wanted.setdefault(spec.environment, []).append(spec.name)
+    for key in desired.broken_services:
+        env, _, name = key.partition("/")
+        wanted.setdefault(env, []).append(name)
+    return wanted
 
 
 def read_live_state(reader: LiveReader, environments: Mapping[str, Environment],

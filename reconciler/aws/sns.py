@@ -28,8 +28,9 @@ class SnsPublisher:
         self._client = client
 
     @classmethod
-    def from_region(cls, region: str | None, clients: AwsClients | None = None) -> SnsPublisher:
-        return cls((clients or AwsClients()).client("sns", region=region))
+    def from_region(cls, region: str | None, clients: AwsClients) -> SnsPublisher:
+        """A publisher on `clients` (the daemon's: its retry settings, its call counter)."""
+        return cls(clients.client("sns", region=region))
 
     def publish(self, topic_arn: str, message: str, subject: str | None = None) -> str:
         """Publish `message`; returns the MessageId."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsError, translated
+from reconciler.events import ThreadRef
 from reconciler.log import get_logger
 
 log = get_logger(__name__)
@@ -138,9 +139,7 @@ class DynamoThreadStore:
         self._table = table
         self._ns = f"threads#{instance}"
 
-    def get(self, key: str) -> Any:
-        from reconciler.notify.threads import ThreadRef
-
+    def get(self, key: str) -> ThreadRef | None:
         try:
             raw = self._table.get(self._ns, key)
         except AwsError as exc:
@@ -151,7 +150,7 @@ class DynamoThreadStore:
         channel, ts = raw.split(" ", 1)
         return ThreadRef(channel=channel, ts=ts)
 
-    def put(self, key: str, ref: Any) -> None:
+    def put(self, key: str, ref: ThreadRef) -> None:
         try:
             self._table.put(self._ns, key, f"{ref.channel} {ref.ts}", ttl_seconds=7 * 24 * 3600)
         except AwsError as exc:

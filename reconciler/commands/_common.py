@@ -65,16 +65,6 @@ def has_service(desired: DesiredState, name: str) -> bool:
         key.partition("/")[2] == name for key in desired.broken_services)
 
 
-def wanted_services(desired: DesiredState) -> dict[str, list[str]]:
-    wanted: dict[str, list[str]] = {name: [] for name in desired.environments}
-    for spec in desired.services:
-        wanted.setdefault(spec.environment, []).append(spec.name)
-    for key in desired.broken_services:
-        env, _, name = key.partition("/")
-        wanted.setdefault(env, []).append(name)
-    return wanted
-
-
 def aws_reader_or_fail(desired: DesiredState) -> Any:
     """A LiveReader, or exit code 2 when AWS cannot be reached or no credentials are found.
 

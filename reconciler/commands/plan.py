@@ -11,7 +11,6 @@ from reconciler.commands._common import (
     instance_name,
     load_desired_or_fail,
     use_color,
-    wanted_services,
 )
 
 
@@ -27,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.aws.live import read_live_state
+    from reconciler.aws.live import read_live_state, wanted_services
     from reconciler.log import configure
     from reconciler.plan import build_plan, render_plan_json, render_plan_text
 

@@ -23,7 +23,6 @@ from reconciler.commands._common import (
     add_repo_args,
     aws_reader_or_fail,
     instance_name,
-    wanted_services,
 )
 
 _REPORTED = ("unowned", "orphan", "invalid", "unknown")
@@ -44,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.aws.live import read_live_state
+    from reconciler.aws.live import read_live_state, wanted_services
     from reconciler.events import CommitInfo, ListSink
     from reconciler.plan import build_plan
 

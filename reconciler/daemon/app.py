@@ -49,10 +49,11 @@ class NotifyStatsCollector:
         yield family
 
 
-def _notifier(cfg: DaemonConfig, leadership: Leadership, metrics: Metrics, table: Any) -> Any:
+def _notifier(cfg: DaemonConfig, leadership: Leadership, metrics: Metrics, table: Any, clients: Any) -> Any:
     mapping = cfg.notifications or (CONSOLE_NOTIFICATIONS if cfg.notify_console else None)
     if not mapping:
         return None
+    from reconciler.aws.sns import SnsPublisher
     from reconciler.notify import build_notifier, load_notify_config
 
     kwargs: dict[str, Any] = {}
@@ -61,16 +62,16 @@ def _notifier(cfg: DaemonConfig, leadership: Leadership, metrics: Metrics, table
 
         kwargs = {"dedup": DynamoDedupStore(table, cfg.instance), "threads": DynamoThreadStore(table, cfg.instance)}
     notifier = build_notifier(load_notify_config(mapping), enabled=leadership.is_leader,
-                              on_drop=metrics.notification_dropped, **kwargs)
+                              on_drop=metrics.notification_dropped,
+                              publisher_factory=lambda region: SnsPublisher.from_region(region, clients), **kwargs)
     metrics.registry.register(NotifyStatsCollector(notifier.stats))
     return notifier
 
 
 def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
-    from reconciler.apply import Applier
+    from reconciler.apply import build_applier
     from reconciler.aws.clients import AwsClients, AwsSettings
-    from reconciler.aws.live import LiveReader, read_live_state
-    from reconciler.commands._common import wanted_services
+    from reconciler.aws.live import LiveReader, read_live_state, wanted_services
     from reconciler.manifests import load_repository
 
     for secret in (cfg.git_token, cfg.webhook_gitlab_token, cfg.webhook_github_secret):
@@ -90,7 +91,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
         lease = DynamoLease(clients, cfg.state_table, cfg.lease_name or cfg.instance, cfg.holder,
                             duration=cfg.lease_duration, region=cfg.state_region)
     leadership = Leadership(lease, cfg.lease_renew_interval)
-    notifier = _notifier(cfg, leadership, metrics, table)
+    notifier = _notifier(cfg, leadership, metrics, table, clients)
     sink = RelaySink(notifier if notifier is not None else NullSink())
 
     reader = LiveReader(clients, cfg.instance)
@@ -101,7 +102,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     def read_live(desired: DesiredState) -> Any:
         return read_live_state(reader, desired.environments, wanted_services(desired))
 
-    applier = Applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
+    applier = build_applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
                       poll_interval=cfg.apply_poll_interval)
     settings = LoopSettings(instance=cfg.instance, apply_wait=cfg.apply_wait, apply_timeout=cfg.apply_timeout,
                             backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)

@@ -18,18 +18,17 @@ from reconciler.notify.notifier import DropHook, Notifier, RetryPolicy
 from reconciler.notify.slack_delivery import SlackApiDestination, SlackWebhookDestination
 from reconciler.notify.threads import InMemoryThreadStore, ThreadStore
 
-#: region -> Publisher; the daemon passes one bound to its boto3 session.
+#: region -> Publisher. The daemon passes one built from its own AWS clients (so Publish honours
+#: RECONCILER_AWS_* and is counted in /metrics); notify itself never talks to AWS.
 PublisherFactory = Callable[[str | None], Publisher]
 
 
-def _default_publisher(region: str | None) -> Publisher:
-    from reconciler.aws.sns import SnsPublisher  # lazy: notify itself never imports boto3
-
-    return SnsPublisher.from_region(region)
+def _no_publisher(region: str | None) -> Publisher:
+    raise ValueError("an sns destination needs an SNS publisher: pass publisher_factory to build_notifier")
 
 
 def build_destination(cfg: DestinationConfig, *, threads: ThreadStore,
-                      publisher_factory: PublisherFactory = _default_publisher,
+                      publisher_factory: PublisherFactory = _no_publisher,
                       console_stream: TextIO | None = None) -> Destination:
     timeout = cfg.timeout_seconds
     if cfg.type == "slack-webhook":
@@ -53,7 +52,7 @@ def build_notifier(
     threads: ThreadStore | None = None,
     enabled: Callable[[], bool] = lambda: True,
     on_drop: DropHook | None = None,
-    publisher_factory: PublisherFactory = _default_publisher,
+    publisher_factory: PublisherFactory = _no_publisher,
     console_stream: TextIO | None = None,
 ) -> Notifier:
     """Everything the daemon needs: pass its DynamoDB-backed dedup and thread stores and `is_leader`."""

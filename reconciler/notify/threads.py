@@ -9,18 +9,11 @@ survive restarts (Argo CD loses them: notifications-engine #462).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.events import ReportEvent
+from reconciler.events import ReportEvent, ThreadRef
 
-
-@dataclass(frozen=True)
-class ThreadRef:
-    """A posted parent message: Slack needs the channel *ID* (not name) to update it."""
-
-    channel: str
-    ts: str
+__all__ = ["InMemoryThreadStore", "ThreadRef", "ThreadStore", "closes_thread", "thread_key"]
 
 
 class ThreadStore(Protocol):

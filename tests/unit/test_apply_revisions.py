@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.apply import Applier
+from reconciler.apply import Applier, SystemClock
+from reconciler.apply.bluegreen import BlueGreenDeployer
+from reconciler.apply.continuation import keep_waiting
+from reconciler.apply.deployments import build_deployments
 from reconciler.apply.revisions import resolve_revision
+from reconciler.apply.rolling import RollingWaiter
 from reconciler.aws.errors import AwsInvalidRequest
 from reconciler.diff.taskdef import spec_hash
 from reconciler.events import ListSink
@@ -103,17 +107,21 @@ class FakeEcsWriter:
         return {"serviceName": params["serviceName"], "deployments": []}
 
 
-def _applier(sink: ListSink) -> Applier:
-    applier = Applier(_NoClients(), None, "ecs-reconciler", sink, max_parallel=2,  # type: ignore[arg-type]
-                      poll_interval=0.0)
-    applier.ecs = FakeEcsWriter()  # type: ignore[assignment]
-    applier.taskdefs = FakeTaskDefs([])  # type: ignore[assignment]
-    return applier
+class _NoCodeDeploy:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"no CodeDeploy in these tests ({name})")
 
 
-class _NoClients:
-    def client(self, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("no AWS in unit tests")
+def _applier(sink: ListSink, ecs: Any = None) -> Applier:
+    """The real Applier and Deployments around in-process fakes, all passed to the constructor."""
+    ecs = ecs if ecs is not None else FakeEcsWriter()
+    clock, codedeploy = SystemClock(), _NoCodeDeploy()
+    rolling = RollingWaiter(ecs, clock, 0.0, keep_waiting=keep_waiting)
+    bluegreen = BlueGreenDeployer(codedeploy, clock, 0.0, keep_waiting=keep_waiting)  # type: ignore[arg-type]
+    return Applier("ecs-reconciler", sink, ecs=ecs, codedeploy=codedeploy,  # type: ignore[arg-type]
+                   taskdefs=FakeTaskDefs([]),  # type: ignore[arg-type]
+                   deployments=build_deployments(ecs, codedeploy, rolling, bluegreen),  # type: ignore[arg-type]
+                   clock=clock, max_parallel=2)
 
 
 def test_one_failure_does_not_stop_the_others_and_is_named():
@@ -142,10 +150,13 @@ def test_should_continue_false_starts_nothing():
 
 
 class RecordingEcsWriter(FakeEcsWriter):
-    """Also serves an existing service that a desiredCount update changes without a new deployment."""
+    """Also serves an existing service that a desiredCount update changes without a new deployment
+    (or the service `serves`, with `refuse` making UpdateService fail)."""
 
-    def __init__(self) -> None:
+    def __init__(self, serves: dict[str, Any] | None = None, refuse: bool = False) -> None:
         super().__init__()
+        self.serves = serves
+        self.refuse = refuse
         self.creates: list[dict[str, Any]] = []
         self.tagged: list[dict[str, str]] = []
         self.untagged: list[list[str]] = []
@@ -155,10 +166,14 @@ class RecordingEcsWriter(FakeEcsWriter):
         return super().create_service(env, params)
 
     def describe_service(self, env: Environment, name: str) -> dict[str, Any]:
+        if self.serves is not None:
+            return self.serves
         return {"serviceName": name, "taskDefinition": "arn:td/web:1", "deployments": [
             {"id": "d1", "status": "PRIMARY", "rolloutState": "COMPLETED", "taskDefinition": "arn:td/web:1"}]}
 
     def update_service(self, env: Environment, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self.refuse:
+            raise AwsInvalidRequest("no", service="ecs", action="UpdateService", code="InvalidParameterException")
         return self.describe_service(env, name)
 
     def tag(self, env: Environment, arn: str, tags: dict[str, str]) -> None:
@@ -176,8 +191,8 @@ def test_a_successful_sync_records_the_applied_declaration_on_the_service():
     from reconciler.events import CommitInfo
     from reconciler.model import COMMIT_TAG, PAUSED_TAG, Drift, FieldChange
 
-    applier = _applier(ListSink())
-    ecs = applier.ecs = RecordingEcsWriter()  # type: ignore[assignment]
+    ecs = RecordingEcsWriter()
+    applier = _applier(ListSink(), ecs)
     web = spec(name="web")
     live = LiveService("staging", "web", "arn:svc/web", {"tags": [{"key": PAUSED_TAG, "value": "old"}],
                                                          "taskDefinition": "arn:td/web:1"}, TD)
@@ -196,13 +211,8 @@ def test_a_successful_sync_records_the_applied_declaration_on_the_service():
 def test_a_failed_sync_does_not_record_the_declaration_as_applied():
     from reconciler.model import Drift, FieldChange
 
-    applier = _applier(ListSink())
-    ecs = applier.ecs = RecordingEcsWriter()  # type: ignore[assignment]
-
-    def refuse(env: Environment, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        raise AwsInvalidRequest("no", service="ecs", action="UpdateService", code="InvalidParameterException")
-
-    ecs.update_service = refuse  # type: ignore[method-assign]
+    ecs = RecordingEcsWriter(refuse=True)
+    applier = _applier(ListSink(), ecs)
     live = LiveService("staging", "web", "arn:svc/web", {"taskDefinition": "arn:td/web:1"}, TD)
     plan = Plan(services=(ServicePlan(environment="staging", name="web", action="update", spec=spec(), live=live,
                                       drift=Drift((FieldChange("service/desiredCount", 2, 5),))),))
@@ -240,14 +250,11 @@ def test_should_continue_turning_false_mid_deployment_leaves_it_running():
     """The daemon's should_continue (leader and not stopping) reaches the waits in the worker threads."""
     from reconciler.model import Drift, FieldChange
 
-    applier = _applier(ListSink())
-    ecs = applier.ecs = RecordingEcsWriter()  # type: ignore[assignment]
     rolling = {"serviceName": "web", "taskDefinition": "arn:td/web:1", "deployments": [
         {"id": "d2", "status": "PRIMARY", "rolloutState": "IN_PROGRESS", "taskDefinition": "arn:td/web:1"},
         {"id": "d1", "status": "ACTIVE", "rolloutState": "COMPLETED", "taskDefinition": "arn:td/web:1"}]}
-    ecs.update_service = lambda env, name, params: rolling  # type: ignore[method-assign]
-    applier.rolling.ecs = applier.ecs
-    ecs.describe_service = lambda env, name: rolling  # type: ignore[method-assign]
+    ecs = RecordingEcsWriter(serves=rolling)
+    applier = _applier(ListSink(), ecs)
     answers = iter([True, True])  # allowed to start and to deploy; then SIGTERM arrives
     live = LiveService("staging", "web", "arn:svc/web", {"taskDefinition": "arn:td/web:1"}, TD)
     plan = Plan(services=(ServicePlan(environment="staging", name="web", action="update", spec=spec(), live=live,
@@ -287,8 +294,7 @@ class PruneEcs:
 
 
 def test_prune_rechecks_owner_and_environment_before_deleting():
-    applier = _applier(ListSink())
-    applier.ecs = PruneEcs()  # type: ignore[assignment]
+    applier = _applier(ListSink(), PruneEcs())
     plan = Plan(services=tuple(ServicePlan(environment="staging", name=n, action="prune")
                                for n in ("web", "old", "stranger")))
     result = applier.apply(plan, environments={"staging": ENV})
