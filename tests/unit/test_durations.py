@@ -51,7 +51,7 @@ def test_format_reads_back(seconds: float, text: str) -> None:
 
 def test_no_other_module_parses_durations() -> None:
     """A second parser would disagree sooner or later: no other `*duration*` parser, no h/m/s unit regex."""
-    unit_regex = re.compile(r"[hms]\)?\?|\(s\|m\|h\)|\[hms\]")
+    unit_regex = re.compile(r"\)[hms]\)?\?|\(s\|m\|h\)|\[hms\]")  # `(\d+)h)?`, `(s|m|h)`, `[hms]`
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         if path.name == "durations.py" or "sandbox" in path.parts:
