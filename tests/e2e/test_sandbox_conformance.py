@@ -1,4 +1,4 @@
-"""Sandbox responses against real AWS samples (tests/fixtures/sandbox, see SOURCES.md):
+"""Sandbox responses against real AWS samples (tests/fixtures/aws-samples, see its README.md):
 same keys, same defaults; ARNs, ids and timestamps are ignored."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from reconciler.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sandbox"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aws-samples"
 IGNORED = {"taskDefinitionArn", "serviceArn", "clusterArn", "revision", "createdAt", "updatedAt", "id",
            "registeredAt", "registeredBy", "createdBy", "taskDefinition", "platformVersion", "tags", "runningCount"}
 # Fields AWS added to responses after the samples were recorded (reference aws-behaviour.md §1-§2).

@@ -1,4 +1,4 @@
-"""Real task definitions users drop in (tests/fixtures/manifests/aws-samples)."""
+"""Real task definitions users drop in (tests/fixtures/aws-samples)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.manifests import load_task_definition
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests" / "aws-samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws-samples"
 SERVER_ONLY = {"taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
                "registeredAt", "registeredBy", "deregisteredAt"}
 
