@@ -10,7 +10,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import ServiceSpec
+from reconciler.model import ServiceSpec, deployment_controller
 
 #: On unless the manifest says otherwise: a failing rollout stops and rolls back by itself
 #: ([ecs-dg] deployment-circuit-breaker; issue 4 "the circuit breaker with rollback is on").
@@ -37,18 +37,18 @@ def with_circuit_breaker(config: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def is_code_deploy(spec: ServiceSpec | None, live: Mapping[str, Any] | None = None) -> bool:
     if live is not None:
-        return (live.get("deploymentController") or {}).get("type") == "CODE_DEPLOY"
+        return deployment_controller(live) == "CODE_DEPLOY"
     if spec is None:
         return False
-    declared = (spec.service.get("deploymentController") or {}).get("type")
-    return declared == "CODE_DEPLOY" or (declared is None and spec.gitops.strategy == "blue-green")
+    return deployment_controller(spec.service, spec.gitops.strategy) == "CODE_DEPLOY"
 
 
 def desired_service(spec: ServiceSpec) -> dict[str, Any]:
     """The service fields the reconciler sends for `spec` (CreateService shape, no taskDefinition)."""
     service = copy.deepcopy(dict(spec.service))
-    if spec.gitops.strategy == "blue-green":
-        service.setdefault("deploymentController", {"type": "CODE_DEPLOY"})
-    if not is_code_deploy(spec) and (service.get("deploymentController") or {}).get("type", "ECS") == "ECS":
+    controller = deployment_controller(service, spec.gitops.strategy)
+    if controller != "ECS":  # made explicit (CODE_DEPLOY implied by blue-green): the diff sees what AWS reports
+        service["deploymentController"] = {**(service.get("deploymentController") or {}), "type": controller}
+    else:
         service["deploymentConfiguration"] = with_circuit_breaker(service.get("deploymentConfiguration"))
     return service

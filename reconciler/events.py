@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from reconciler.model import FieldChange
 
@@ -24,6 +24,9 @@ EventKind = Literal[
     "reconciler_degraded",
     "reconciler_recovered",
 ]
+#: Every kind, for configuration checks (notify routes) and tests: derived from the Literal,
+#: so a new kind is known everywhere at once.
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 
 
 @dataclass(frozen=True)

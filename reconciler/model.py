@@ -7,7 +7,7 @@ threads without copying.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,7 +36,83 @@ APPLIED_TAG = "ecs-reconciler:applied-spec"
 PAUSED_TAG = "ecs-reconciler:paused-at-commit"
 #: Every tag the reconciler writes starts with this; such tags are never drift.
 RESERVED_TAG_PREFIX = "ecs-reconciler:"
+#: Tag prefixes git never declares and the diff never compares: ours, and AWS's own
+#: ("aws:" is reserved for AWS use; user tags may not start with it, [ecs-dg] ecs-using-tags
+#: "Tag restrictions").
+UNMANAGED_TAG_PREFIXES = (RESERVED_TAG_PREFIX, "aws:")
 DEFAULT_INSTANCE = "ecs-reconciler"
+
+Tags = Mapping[str, Any] | Iterable[Any] | None
+
+
+def tag_dict(tags: Tags) -> dict[str, str]:
+    """AWS's `[{"key": k, "value": v}]` (or a plain map, as YAML users write it) as `{k: v}`.
+
+    Items that are not `{key, value}` objects are skipped (validation reports them);
+    a missing or null value is the empty string, as AWS stores it.
+    """
+    if tags is None:
+        return {}
+    if isinstance(tags, Mapping):
+        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
+    return {str(t["key"]): "" if t.get("value") is None else str(t["value"])
+            for t in tags if isinstance(t, Mapping) and t.get("key") is not None}
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """`{k: v}` as the `[{"key": k, "value": v}]` list ECS takes."""
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+def is_unmanaged_tag(key: str) -> bool:
+    """True for tags the reconciler or AWS set themselves (never drift, never removed)."""
+    return key.startswith(UNMANAGED_TAG_PREFIXES)
+
+
+def ownership_tags(instance: str, environment: str) -> dict[str, str]:
+    """The tags that make a service ours: written on create and adopt, read by `ownership_problem`."""
+    return {OWNER_TAG: instance, ENV_TAG: environment}
+
+
+def ownership_problem(tags: Tags, instance: str, environment: str) -> str | None:
+    """Why a service with these tags is not this reconciler's to touch in `environment`, or None.
+
+    Ours means: the owner tag names this instance, and the environment tag (when set:
+    services created before it existed have none) names this environment, so two
+    environments sharing a cluster never touch each other's services. The live reader,
+    the plan, prune, rollback and apply all ask here.
+    """
+    have = tag_dict(tags)
+    owner = have.get(OWNER_TAG)
+    if owner != instance:
+        return f"not owned by {instance!r} (owner tag: {owner!r})" if owner else \
+            f"not owned by {instance!r} (not created by this reconciler)"
+    env = have.get(ENV_TAG, environment)
+    if env != environment:
+        return f"it belongs to environment {env!r}"
+    return None
+
+
+def is_owned(tags: Tags, instance: str, environment: str) -> bool:
+    return ownership_problem(tags, instance, environment) is None
+
+
+def runs_on_fargate(service: Mapping[str, Any]) -> bool:
+    """A service runs on Fargate when its launch type is FARGATE or a capacity provider is
+    FARGATE / FARGATE_SPOT ([bc-ecs] CreateServiceRequest.launchType, capacityProviderStrategy)."""
+    providers = service.get("capacityProviderStrategy")
+    return service.get("launchType") == "FARGATE" or any(
+        isinstance(p, Mapping) and str(p.get("capacityProvider", "")).startswith("FARGATE")
+        for p in (providers if isinstance(providers, list) else ()))
+
+
+def deployment_controller(service: Mapping[str, Any], strategy: str | None = None) -> str:
+    """The controller type AWS will report: the declared one, else CODE_DEPLOY when the
+    strategy is blue-green (our implied default), else ECS ([bc-ecs] DeploymentController.type)."""
+    declared = service.get("deploymentController")
+    if isinstance(declared, Mapping) and declared.get("type") is not None:
+        return str(declared["type"])
+    return "CODE_DEPLOY" if strategy == "blue-green" else "ECS"
 
 
 @dataclass(frozen=True)
@@ -205,15 +281,18 @@ class LiveService:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {t["key"]: t["value"] for t in self.service.get("tags", []) or []}
+        return tag_dict(self.service.get("tags"))
 
     @property
     def owner(self) -> str | None:
         return self.tags.get(OWNER_TAG)
 
+    def ownership_problem(self, instance: str) -> str | None:
+        return ownership_problem(self.tags, instance, self.environment)
+
     @property
     def controller(self) -> str:
-        return str((self.service.get("deploymentController") or {}).get("type", "ECS"))
+        return deployment_controller(self.service)
 
 
 @dataclass(frozen=True)

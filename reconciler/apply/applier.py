@@ -23,7 +23,6 @@ from reconciler.apply.fields import (
     changed_fields,
     create_params,
     image_changes,
-    owner_tags,
     tag_changes,
     update_params,
 )
@@ -41,7 +40,7 @@ from reconciler.aws.taskdefs import TaskDefinitions
 from reconciler.desired import is_code_deploy
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
-from reconciler.model import ENV_TAG, OWNER_TAG, PAUSED_TAG, Environment, LiveService, ServiceSpec
+from reconciler.model import PAUSED_TAG, Environment, LiveService, ServiceSpec, ownership_problem, ownership_tags
 from reconciler.plan import Plan, ServicePlan
 
 log = get_logger(__name__)
@@ -156,12 +155,9 @@ class Applier:
         fresh = self.ecs.describe_service(env, sp.name)
         if fresh is None:
             return replace(base, status="noop", message="already gone")
-        tags = {t["key"]: t["value"] for t in fresh.get("tags") or []}
-        if tags.get(OWNER_TAG) != self.instance:
-            return replace(base, message=f"not pruned: no longer owned by {self.instance!r}")
-        if tags.get(ENV_TAG, sp.environment) != sp.environment:
-            # Two environments sharing a cluster: never delete the other environment's service.
-            return replace(base, message=f"not pruned: it belongs to environment {tags[ENV_TAG]!r}")
+        not_ours = ownership_problem(fresh.get("tags"), self.instance, sp.environment)
+        if not_ours:  # re-checked on the fresh describe: never delete what is no longer ours
+            return replace(base, message=f"not pruned: {not_ours}")
         if dry_run:
             return replace(base, message="dry run: would scale to 0 and delete")
         self.ecs.delete_service(env, sp.name)
@@ -225,7 +221,7 @@ class Applier:
                                    "(application, deploymentGroup) to deploy it")
         to_tag, to_untag = tag_changes(sp)
         if sp.adopt:
-            to_tag.update(owner_tags(self.instance, sp.environment))
+            to_tag.update(ownership_tags(self.instance, sp.environment))
         deploy_td = target_td != current_td or (code_deploy and bool(changed_fields(sp) & DEPLOYMENT_FIELDS))
         if dry_run:
             what = [w for w in ("register a revision" if base.registered else "",

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.desired import RESET_VALUES, desired_service
 from reconciler.events import ImageChange
-from reconciler.model import ENV_TAG, OWNER_TAG, RESERVED_TAG_PREFIX, ServiceSpec
+from reconciler.model import ServiceSpec, is_unmanaged_tag, ownership_tags, tag_dict, tag_list
 from reconciler.plan import ServicePlan
 
 #: Fields a CODE_DEPLOY service can only change through a CodeDeploy deployment
@@ -22,15 +22,8 @@ DEPLOYMENT_FIELDS = frozenset({"networkConfiguration", "platformVersion", "loadB
                                "capacityProviderStrategy"})
 
 
-def owner_tags(instance: str, environment: str) -> dict[str, str]:
-    return {OWNER_TAG: instance, ENV_TAG: environment}
-
-
 def desired_tags(spec: ServiceSpec) -> dict[str, str]:
-    tags = spec.service.get("tags") or []
-    if isinstance(tags, Mapping):
-        return {str(k): str(v) for k, v in tags.items()}
-    return {str(t["key"]): str(t.get("value", "")) for t in tags}
+    return tag_dict(spec.service.get("tags"))
 
 
 def changed_fields(plan: ServicePlan) -> set[str]:
@@ -46,8 +39,8 @@ def create_params(spec: ServiceSpec, task_definition_arn: str, instance: str, *,
     params.pop("cluster", None)
     params["serviceName"] = spec.name
     params["taskDefinition"] = task_definition_arn
-    tags = {**desired_tags(spec), **owner_tags(instance, spec.environment), **(extra_tags or {})}
-    params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    tags = {**desired_tags(spec), **ownership_tags(instance, spec.environment), **(extra_tags or {})}
+    params["tags"] = tag_list(tags)
     return params
 
 
@@ -87,7 +80,7 @@ def tag_changes(plan: ServicePlan) -> tuple[dict[str, str], list[str]]:
     want = desired_tags(plan.spec)
     have = plan.live.tags if plan.live else {}
     to_set = {k: v for k, v in want.items() if have.get(k) != v}
-    to_remove = [k for k in have if k not in want and not k.startswith((RESERVED_TAG_PREFIX, "aws:"))]
+    to_remove = [k for k in have if k not in want and not is_unmanaged_tag(k)]
     return to_set, sorted(to_remove)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.aws.taskdefs import TaskDefinitions
 from reconciler.diff.taskdef import normalize_task_definition, spec_hash
 from reconciler.log import get_logger
-from reconciler.model import COMMIT_TAG, OWNER_TAG, TASKDEF_HASH_TAG, Environment, LiveService, ServiceSpec
+from reconciler.model import COMMIT_TAG, OWNER_TAG, TASKDEF_HASH_TAG, Environment, LiveService, ServiceSpec, tag_dict
 
 log = get_logger(__name__)
 
@@ -27,14 +27,10 @@ class Revision:
     task_definition: Mapping[str, Any]
 
 
-def _tags(tags: Any) -> dict[str, str]:
-    return {str(t.get("key")): str(t.get("value", "")) for t in tags or ()}
-
-
 def matches(desired: Mapping[str, Any], desired_hash: str, live_td: Mapping[str, Any],
             live_tags: Any) -> bool:
     """Hash tag equal and normalized content equal."""
-    if _tags(live_tags).get(TASKDEF_HASH_TAG) != desired_hash:
+    if tag_dict(live_tags).get(TASKDEF_HASH_TAG) != desired_hash:
         return False
     if normalize_task_definition({"taskDefinition": live_td, "tags": list(live_tags or [])}) \
             != normalize_task_definition(desired):

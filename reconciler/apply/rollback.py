@@ -19,7 +19,8 @@ from reconciler.apply.rolling import primary_deployment
 from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.aws.taskdefs import TaskDefinitions
-from reconciler.model import APPLIED_TAG, OWNER_TAG, PAUSED_TAG, Environment, ServiceSpec
+from reconciler.desired import is_code_deploy
+from reconciler.model import APPLIED_TAG, PAUSED_TAG, Environment, ServiceSpec, ownership_problem, tag_dict
 
 
 def parse_revision(arn: str) -> tuple[str, int]:
@@ -59,10 +60,10 @@ class Rollback:
         svc = self.ecs.describe_service(env, service)
         if svc is None:
             return replace(base, message=f"service {service!r} not found in cluster {env.cluster!r}")
-        tags = {t["key"]: t["value"] for t in svc.get("tags") or []}
-        if tags.get(OWNER_TAG) != self.instance:
-            return replace(base, message=f"not owned by {self.instance!r}: refusing to touch it")
-        code_deploy = (svc.get("deploymentController") or {}).get("type") == "CODE_DEPLOY"
+        not_ours = ownership_problem(svc.get("tags"), self.instance, env.name)
+        if not_ours:
+            return replace(base, message=f"{not_ours}: refusing to touch it")
+        code_deploy = is_code_deploy(spec, svc)
         bg = spec.gitops.blue_green if spec else None
         if code_deploy and bg is None:
             return replace(base, message="a CODE_DEPLOY service needs its manifest (gitops.codeDeploy) to roll back")
@@ -99,7 +100,7 @@ class Rollback:
     def _pause(self, env: Environment, svc: dict[str, Any], commit: str | None) -> None:
         """Tag the service so the daemon leaves it alone until git's commit changes."""
         self.ecs.tag(env, str(svc["serviceArn"]), {PAUSED_TAG: commit or "unknown"})
-        if APPLIED_TAG in {t["key"] for t in svc.get("tags") or []}:
+        if APPLIED_TAG in tag_dict(svc.get("tags")):
             # Git's declaration is no longer what runs: once the pause lifts, the daemon applies it again.
             self.ecs.untag(env, str(svc["serviceArn"]), [APPLIED_TAG])
 

@@ -14,7 +14,7 @@ import botocore.session
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsNotFound, translated
-from reconciler.model import Environment
+from reconciler.model import Environment, tag_list
 
 #: DescribeTasks takes at most 100 task ARNs ([bc-ecs] DescribeTasksRequest.tasks).
 DESCRIBE_TASKS_MAX = 100
@@ -76,7 +76,7 @@ class EcsWriter:
         if not tags:
             return
         with translated("ecs", "TagResource"):
-            self._ecs(env).tag_resource(resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()])
+            self._ecs(env).tag_resource(resourceArn=arn, tags=tag_list(tags))
 
     def untag(self, env: Environment, arn: str, keys: list[str]) -> None:
         if not keys:

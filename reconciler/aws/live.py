@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsError, translated
 from reconciler.log import get_logger
-from reconciler.model import ENV_TAG, OWNER_TAG, DesiredState, Environment, LiveEnvironment, LiveService
+from reconciler.model import DesiredState, Environment, LiveEnvironment, LiveService, is_owned
 
 log = get_logger(__name__)
 
@@ -154,8 +154,7 @@ class LiveReader:
             return LiveEnvironment(environment=env.name, error=str(exc))
 
     def _is_ours(self, svc: Mapping[str, Any], env_name: str) -> bool:
-        tags = {t["key"]: t["value"] for t in svc.get("tags", []) or []}
-        return tags.get(OWNER_TAG) == self.instance and tags.get(ENV_TAG, env_name) == env_name
+        return is_owned(svc.get("tags"), self.instance, env_name)
 
 
 def wanted_services(desired: DesiredState) -> dict[str, list[str]]:

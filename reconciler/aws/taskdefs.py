@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import translated
 from reconciler.aws.live import LiveReader, Tag
-from reconciler.model import Environment
+from reconciler.model import Environment, tag_dict, tag_list
 
 #: [ECS API reference, request-throttling.html; aws-behaviour.md §5] "Task definition modify":
 #: burst 20, sustained 1/s, per account and Region.
@@ -106,8 +106,8 @@ class TaskDefinitions:
     def register(self, env: Environment, task_definition: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
         """Register one revision (paced by the shared bucket); returns the new taskDefinition."""
         body = dict(task_definition)
-        own = [{"key": k, "value": v} for k, v in tags.items()]
-        existing = [t for t in body.pop("tags", None) or [] if t.get("key") not in tags]
+        own = tag_list(tags)
+        existing = tag_list({k: v for k, v in tag_dict(body.pop("tags", None)).items() if k not in tags})
         self.bucket.acquire()
         ecs = self.clients.client("ecs", env)
         with translated("ecs", "RegisterTaskDefinition"):

@@ -1,7 +1,9 @@
 """`reconciler diff-taskdef DESIRED LIVE`: compare a task definition file with a describe output.
 
 Users run it by hand (and we use it to prove the normalizer on real data), so
-every failure is one line naming the file and the reason, never a traceback.
+every failure names the file and the reason, never a traceback. DESIRED goes
+through the same checks as `reconciler validate` (one `file:line: path: reason`
+line each): an invalid field is an error, never shown as drift.
 Exit codes: 0 equal, 1 different, 2 error.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler import manifests
 from reconciler.diff import diff_task_definitions, render_json, render_text
 from reconciler.manifests.yamlsource import ParseFailure, parse_text
 
@@ -80,6 +83,13 @@ def _has_tags(document: Mapping[str, Any]) -> bool:
     return "tags" in document or (isinstance(body, Mapping) and "tags" in body)
 
 
+def registrable_problems(path: str) -> list[str]:
+    """`file:line: path: reason` for every rule `reconciler validate` applies to a task definition
+    file on its own: a DESIRED file AWS would refuse to register is an error, not drift."""
+    checked = manifests.load_task_definition(path, display=path)
+    return [str(issue) for issue in checked.issues if issue.severity == "error"]
+
+
 def run(args: argparse.Namespace) -> int:
     loaded = []
     for path in (args.desired, args.live):
@@ -88,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
         except InputError as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             return 2
+    problems = registrable_problems(args.desired)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
     desired, live = loaded
     ignore = list(args.ignore)
     if not _has_tags(live):

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 JSONDict = dict[str, Any]
+#: Key of a list entry that has no name (no `name`, `containerPort`, ...): readable in a diff
+#: path (`environment/(unnamed)`), never Python's `None` nor an empty segment.
+UNNAMED = "(unnamed)"
 
 
 def prune(value: Any) -> Any:
@@ -35,12 +38,14 @@ def keyed(items: Iterable[Any], key: Callable[[Mapping[str, Any]], str],
     """A list of objects as a dict keyed by `key(item)`; duplicate keys get `#2`, `#3`...
 
     Duplicates are kept (never collapsed) so a duplicated entry still shows as drift.
+    An entry whose key is None or "" is keyed `UNNAMED`, so paths stay readable.
     """
     out: JSONDict = {}
     for item in sorted_set(items):  # sorted so duplicates get the same suffix whatever the order
         if not isinstance(item, Mapping):
             item = {"value": item}
-        base = str(key(item))
+        raw = key(item)
+        base = UNNAMED if raw is None or str(raw).strip() == "" else str(raw)
         name, n = base, 1
         while name in out:
             n += 1

@@ -20,16 +20,14 @@ from reconciler.diff.canonical import (
     sorted_set,
 )
 from reconciler.diff.taskdef import canonical_tags
+from reconciler.manifests.awsmodel import service_server_fields
+from reconciler.model import deployment_controller, runs_on_fargate
 
-#: [bc-ecs] `Service` members that `CreateServiceRequest` has no field for (computed
-#: by AWS), plus request-only identifiers. `taskDefinition` is compared by diffing the
-#: task definitions themselves (diff_service_spec), never as an ARN.
-SERVER_ONLY = frozenset({
-    "serviceArn", "clusterArn", "status", "runningCount", "pendingCount", "platformFamily",
-    "taskSets", "deployments", "events", "createdAt", "createdBy", "currentServiceDeployment",
-    "currentServiceRevisions", "resourceManagementType", "taskDefinition", "cluster",
-    "serviceName", "clientToken", "ResponseMetadata",
-})
+#: Request-only identifiers, never compared as fields: `taskDefinition` is compared by
+#: diffing the task definitions themselves (diff_service_spec), never as an ARN. The
+#: fields AWS computes (serviceArn, deployments, events, ...) are derived from botocore's
+#: model (`service_server_fields`), so a member a newer botocore adds is never drift.
+NOT_COMPARED = frozenset({"taskDefinition", "cluster", "serviceName", "clientToken", "ResponseMetadata"})
 #: Returned only on the PRIMARY deployment, not at service level (ecspresso's
 #: newServiceFromTypes does the same, ecs-deploy-tools.md §2).
 FROM_PRIMARY_DEPLOYMENT = ("serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations")
@@ -44,18 +42,13 @@ _TASK_SET_CONTROLLERS = frozenset({"CODE_DEPLOY", "EXTERNAL"})
 _SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
 
 
-def _is_fargate(svc: Mapping[str, Any]) -> bool:
-    providers = [str(c.get("capacityProvider", "")) for c in svc.get("capacityProviderStrategy") or ()]
-    return svc.get("launchType") == "FARGATE" or any(p.startswith("FARGATE") for p in providers)
-
-
 def _lift_from_primary(svc: JSONDict) -> None:
     """Fields AWS reports on the PRIMARY deployment / task set rather than on the service."""
     primary = next((d for d in svc.get("deployments") or () if d.get("status") == "PRIMARY"), None)
     for key in FROM_PRIMARY_DEPLOYMENT:
         if primary and key not in svc and primary.get(key):
             svc[key] = primary[key]
-    if (svc.get("deploymentController") or {}).get("type") not in _TASK_SET_CONTROLLERS:
+    if deployment_controller(svc) not in _TASK_SET_CONTROLLERS:
         return
     primary_set = next((t for t in svc.get("taskSets") or () if t.get("status") == "PRIMARY"), None)
     for key in FROM_PRIMARY_TASK_SET:
@@ -107,13 +100,18 @@ def _network_configuration(nc: JSONDict) -> JSONDict:
     return nc
 
 
+def _load_balancer_key(lb: Mapping[str, Any]) -> str:
+    """`web:8080`; only the parts that are set (keyed() names an entry with neither)."""
+    return ":".join(str(p) for p in (lb.get("containerName"), lb.get("containerPort")) if p is not None)
+
+
 def normalize_service(svc: Mapping[str, Any], *, compare_desired_count: bool = True) -> JSONDict:
     """Canonical form of a CreateService input (desired) or a DescribeServices item (live)."""
     out: JSONDict = dict(svc)
     _lift_from_primary(out)
-    for key in SERVER_ONLY:
+    _role(out)  # before dropping server-only fields: describe's roleArn is one of them
+    for key in service_server_fields() | NOT_COMPARED:
         out.pop(key, None)
-    _role(out)
     # REPLICA by default ([bc-ecs] CreateServiceRequest.schedulingStrategy).
     set_default(out, "schedulingStrategy", "REPLICA")
     daemon = out["schedulingStrategy"] == "DAEMON"
@@ -127,7 +125,7 @@ def normalize_service(svc: Mapping[str, Any], *, compare_desired_count: bool = T
     set_default(out, "enableECSManagedTags", False)
     set_default(out, "enableExecuteCommand", False)
     set_default(out, "propagateTags", "NONE")   # "The default is NONE" ([bc-ecs])
-    if _is_fargate(out):
+    if runs_on_fargate(out):
         set_default(out, "platformVersion", "LATEST")  # "the LATEST platform version is used"
     out["deploymentConfiguration"] = _deployment_configuration(out.get("deploymentConfiguration"), daemon)
     nested(out, "networkConfiguration", _network_configuration)
@@ -138,7 +136,7 @@ def normalize_service(svc: Mapping[str, Any], *, compare_desired_count: bool = T
         lambda c: c.get("capacityProvider"))
     out["loadBalancers"] = keyed(
         ({**lb, "containerPort": as_int(lb.get("containerPort"))} for lb in out.get("loadBalancers") or ()),
-        lambda lb: f"{lb.get('containerName')}:{as_int(lb.get('containerPort'))}")
+        _load_balancer_key)
     out["serviceRegistries"] = keyed(out.get("serviceRegistries") or (), lambda r: r.get("registryArn"))
     out["volumeConfigurations"] = keyed(out.get("volumeConfigurations") or (), lambda v: v.get("name"))
     out["placementConstraints"] = sorted_set(out.get("placementConstraints") or ())

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.diff.canonical import (
@@ -27,17 +25,14 @@ from reconciler.diff.canonical import (
     set_default,
     sorted_set,
 )
+from reconciler.manifests.awsmodel import taskdef_server_fields
+from reconciler.manifests.fargate import parse_cpu, parse_memory
+from reconciler.model import is_unmanaged_tag, tag_dict, tag_list
 
-#: Computed by AWS, never sent: excluded from the diff (aws-behaviour.md §1
-#: "Task-level fields AWS adds or computes"; [bc-ecs] `TaskDefinition` members
-#: that `RegisterTaskDefinitionRequest` lacks).
-SERVER_ONLY = frozenset({
-    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-    "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt",
-    "ResponseMetadata",
-})
-#: Tags the reconciler (ecs-reconciler:) or AWS (aws:, reserved prefix) manage themselves.
-IGNORED_TAG_PREFIXES = ("ecs-reconciler:", "aws:")
+#: Besides the fields AWS computes (derived from botocore's model by `taskdef_server_fields`:
+#: `TaskDefinition` members that `RegisterTaskDefinitionRequest` lacks, aws-behaviour.md §1),
+#: the response envelope is never compared.
+NOT_COMPARED = frozenset({"ResponseMetadata"})
 
 _CONTAINER_INTS = ("cpu", "memory", "memoryReservation", "startTimeout", "stopTimeout")
 #: Container booleans whose documented default is false ([bc-ecs] ContainerDefinition;
@@ -61,37 +56,31 @@ def unwrap_task_definition(td: Mapping[str, Any]) -> tuple[JSONDict, list[Any]]:
 
 
 def _tag_list(tags: Any) -> list[Any]:
-    if isinstance(tags, Mapping):  # YAML users may write a plain map
-        return [{"key": k, "value": v} for k, v in tags.items()]
-    return list(tags or [])
+    return tag_list(tag_dict(tags))  # YAML users may write a plain map
 
 
 def canonical_tags(tags: Any) -> JSONDict:
-    """Tags as {key: value}, without the ones other systems own."""
-    tags = _tag_list(tags)
-    return {str(t.get("key")): str(t.get("value", "")) for t in tags or ()
-            if isinstance(t, Mapping) and not str(t.get("key", "")).startswith(IGNORED_TAG_PREFIXES)}
+    """Tags as {key: value}, without the ones the reconciler or AWS set themselves."""
+    return {k: v for k, v in tag_dict(tags).items() if not is_unmanaged_tag(k)}
 
 
-def task_size(value: Any, unit: str) -> Any:
+def task_size(value: Any, parse: Callable[[object], int | None]) -> Any:
     """Task cpu/memory as the integer string AWS stores.
 
     "String values are converted to an integer indicating the CPU units/MiB when
     the task definition is registered" ([bc-ecs] RegisterTaskDefinitionRequest.cpu
-    /memory): "0.25 vCPU" -> "256", "1 GB" / "1GB" -> "1024".
+    /memory): "0.25 vCPU" -> "256", "1 GB" / "1GB" -> "1024". `parse` is the
+    validator's own parser (manifests.fargate), so both read a value the same way;
+    what it cannot read stays as written (validation rejects it).
     """
     if value is None:
         return None
-    text = str(value).strip()
-    match = re.fullmatch(rf"(?i)([0-9.]+)\s*{unit}", text)
-    if match:
-        try:
-            return str(int(Decimal(match.group(1)) * 1024))
-        except InvalidOperation:
-            return text
+    parsed = parse(value)
+    if parsed is not None:
+        return str(parsed)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return text
+    return str(value).strip()
 
 
 def _env_value(value: Any) -> Any:
@@ -118,8 +107,9 @@ def _port_mapping(pm: Mapping[str, Any], network_mode: str) -> JSONDict:
     return pm
 
 
-def _port_key(pm: Mapping[str, Any]) -> str:
-    return f"{pm.get('containerPort', pm.get('containerPortRange'))}/{pm.get('protocol', 'tcp')}"
+def _port_key(pm: Mapping[str, Any]) -> str | None:
+    port = pm.get("containerPort", pm.get("containerPortRange"))
+    return None if port is None else f"{port}/{pm.get('protocol', 'tcp')}"
 
 
 def _health_check(hc: JSONDict) -> JSONDict:
@@ -218,12 +208,13 @@ def normalize_task_definition(td: Mapping[str, Any]) -> JSONDict:
     not an API input.
     """
     body, tags = unwrap_task_definition(td)
-    out = {k: v for k, v in body.items() if k not in SERVER_ONLY}
+    dropped = taskdef_server_fields() | NOT_COMPARED
+    out = {k: v for k, v in body.items() if k not in dropped}
     # "If no network mode is specified, the default is bridge" ([bc-ecs] RegisterTaskDefinitionRequest.networkMode).
     network_mode = str(out.get("networkMode") or "bridge")
     out["networkMode"] = network_mode
-    out["cpu"] = task_size(out.get("cpu"), "vcpu")
-    out["memory"] = task_size(out.get("memory"), "gb")
+    out["cpu"] = task_size(out.get("cpu"), parse_cpu)
+    out["memory"] = task_size(out.get("memory"), parse_memory)
     coerce(out, ("enableFaultInjection",), as_bool)
     set_default(out, "enableFaultInjection", False)  # "The default value is false" ([bc-ecs])
     out["containerDefinitions"] = keyed(

@@ -27,8 +27,8 @@ _QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 def parse_cpu(value: object) -> int | None:
     """"256" / 256 / "0.25 vCPU" -> 256 CPU units; None when unparseable."""
-    # Only the spellings AWS converts ([bc-ecs] RegisterTaskDefinitionRequest.cpu: "1 vCPU"); the
-    # normalizer (reconciler.diff.taskdef.task_size) reads exactly these, so nothing valid drifts.
+    # Only the spellings AWS converts ([bc-ecs] RegisterTaskDefinitionRequest.cpu: "1 vCPU"). The one
+    # parser of task sizes: validation and the normalizer (reconciler.diff.taskdef.task_size) both call it.
     return _parse(value, {"": 1, "vcpu": 1024})
 
 
@@ -51,15 +51,30 @@ def _parse(value: object, units: dict[str, int]) -> int | None:
     return int(amount) if amount.is_integer() else None
 
 
+def unreadable_size(field: str, value: object) -> str | None:
+    """Why a task-level `cpu`/`memory` value cannot be converted as AWS does, or None.
+
+    Any launch type: AWS converts the value to an integer at registration, and a
+    value this parser cannot read is one the normalizer could not compare either.
+    """
+    if value is None:
+        return None
+    if field == "cpu" and parse_cpu(value) is None:
+        return f"cannot read cpu {value!r} (use CPU units like \"256\" or \"0.25 vCPU\")"
+    if field == "memory" and parse_memory(value) is None:
+        return f"cannot read memory {value!r} (use MiB like \"512\" or \"1 GB\")"
+    return None
+
+
 def fargate_size_problem(cpu: object, memory: object) -> str | None:
     """Why this cpu/memory pair is not a Fargate size, or None when it is one."""
     if cpu is None or memory is None:
         return "Fargate needs task-level cpu and memory"
+    unreadable = unreadable_size("cpu", cpu) or unreadable_size("memory", memory)
+    if unreadable:
+        return unreadable
     units, mib = parse_cpu(cpu), parse_memory(memory)
-    if units is None:
-        return f"cannot read cpu {cpu!r} (use CPU units like \"256\" or \"0.25 vCPU\")"
-    if mib is None:
-        return f"cannot read memory {memory!r} (use MiB like \"512\" or \"1 GB\")"
+    assert units is not None and mib is not None
     if units not in FARGATE_SIZES:
         return f"cpu {units} is not a Fargate size ({', '.join(map(str, FARGATE_SIZES))})"
     allowed = FARGATE_SIZES[units]

@@ -10,8 +10,8 @@ from reconciler.manifests.awsmodel import check_shape, member_names, service_ser
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.paths import diff_path_problem, placeholders
 from reconciler.manifests.schema import check_schema
-from reconciler.manifests.taskdef import as_dict, as_list, container_ports
-from reconciler.model import BlueGreen, GitOpsSettings, SyncPolicy
+from reconciler.manifests.taskdef import as_dict, as_list, container_ports, drop_reserved_tags
+from reconciler.model import BlueGreen, GitOpsSettings, SyncPolicy, deployment_controller, runs_on_fargate
 
 CREATE = "CreateService"
 DEFAULT_DEPLOYMENT_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
@@ -33,9 +33,7 @@ class ServiceDoc:
         return str(self.gitops.get("strategy", "rolling"))
 
     def runs_on_fargate(self) -> bool:
-        providers = as_list(self.service.get("capacityProviderStrategy"))
-        return self.service.get("launchType") == "FARGATE" or any(
-            isinstance(p, dict) and str(p.get("capacityProvider", "")).startswith("FARGATE") for p in providers)
+        return runs_on_fargate(self.service)
 
 
 def read_service(data: dict[str, Any], sink: FileIssues, *, dir_name: str, cluster: str | None) -> ServiceDoc:
@@ -61,6 +59,7 @@ def read_service(data: dict[str, Any], sink: FileIssues, *, dir_name: str, clust
     if name != dir_name:
         sink.error(("serviceName",), f"serviceName {name!r} must match its directory name {dir_name!r}")
     service["serviceName"] = dir_name
+    drop_reserved_tags(service, sink)
     for path, text in placeholders(service):
         sink.error(path, f"unresolved template placeholder {text!r}; manifests must be plain data")
     check_shape(service, CREATE, sink)
@@ -86,15 +85,13 @@ def _check_wait_timeout(gitops: Mapping[str, Any], sink: FileIssues) -> None:
 
 def _check_strategy(doc: ServiceDoc, sink: FileIssues) -> None:
     controller = doc.service.get("deploymentController")
-    kind = controller.get("type", "ECS") if isinstance(controller, dict) else "ECS"
+    # A blue-green service without a declared controller gets CODE_DEPLOY (reconciler.desired sends it).
+    kind = deployment_controller(doc.service, doc.strategy)
     code_deploy = doc.gitops.get("codeDeploy")
     if doc.strategy == "blue-green":
         if kind != "CODE_DEPLOY":
             where = ("deploymentController", "type") if isinstance(controller, dict) and "type" in controller else ()
-            if controller is not None:
-                sink.error(where, f"strategy blue-green needs deploymentController type CODE_DEPLOY (got {kind!r})")
-            else:  # implied by the strategy; made explicit so the diff sees what AWS will report
-                doc.service["deploymentController"] = {"type": "CODE_DEPLOY"}
+            sink.error(where, f"strategy blue-green needs deploymentController type CODE_DEPLOY (got {kind!r})")
         if not isinstance(code_deploy, dict) or not code_deploy.get("application") or not code_deploy.get("deploymentGroup"):
             sink.error(("gitops",), "strategy blue-green needs gitops.codeDeploy.application and deploymentGroup")
         if not doc.service.get("loadBalancers"):
@@ -133,6 +130,12 @@ def check_against_taskdef(doc: ServiceDoc, taskdef: dict[str, Any], network_mode
     if mode == "awsvpc" and not as_dict(doc.service.get("networkConfiguration")).get("awsvpcConfiguration"):
         sink.error(("networkConfiguration",) if "networkConfiguration" in doc.service else (),
                    f"networkMode awsvpc ({network_mode_where}) needs networkConfiguration.awsvpcConfiguration")
+    elif mode != "awsvpc" and "networkConfiguration" in doc.service and not _fargate_task(doc, taskdef):
+        # AWS: "Network Configuration is not valid for the given networkMode of this task definition."
+        # (InvalidParameterException from CreateService/UpdateService)
+        sink.error(("networkConfiguration",),
+                   f"networkConfiguration is only valid with networkMode awsvpc, and the task definition "
+                   f"({network_mode_where}) has {mode or 'bridge (the default)'!s}; remove it or set networkMode: awsvpc")
     ports = container_ports(taskdef)
     for index, lb in enumerate(as_list(doc.service.get("loadBalancers"))):
         if not isinstance(lb, dict) or not isinstance(lb.get("containerName"), str):
@@ -144,6 +147,11 @@ def check_against_taskdef(doc: ServiceDoc, taskdef: dict[str, Any], network_mode
         elif all(isinstance(p, int) for p in ports[name]) and lb.get("containerPort") not in (None, *ports[name]):
             sink.error(("loadBalancers", index, "containerPort"),
                        f"container {name!r} has no portMapping with containerPort {lb['containerPort']}")
+
+
+def _fargate_task(doc: ServiceDoc, taskdef: dict[str, Any]) -> bool:
+    """Fargate tasks get the networkMode error itself (check_fargate): one error per cause."""
+    return doc.runs_on_fargate() or "FARGATE" in as_list(taskdef.get("requiresCompatibilities"))
 
 
 def merge_sync_policy(base: SyncPolicy, override: Any) -> SyncPolicy:

@@ -11,11 +11,11 @@ from typing import Any
 
 from reconciler.manifests.awsmodel import check_shape, taskdef_server_fields
 from reconciler.manifests.documents import expect_mapping, read_document
-from reconciler.manifests.fargate import fargate_size_problem
-from reconciler.manifests.images import image_problem
+from reconciler.manifests.fargate import fargate_size_problem, unreadable_size
+from reconciler.manifests.images import image_problem, placeholder_problem
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.paths import placeholders
-from reconciler.model import Issue
+from reconciler.model import Issue, is_unmanaged_tag
 
 REGISTER = "RegisterTaskDefinition"
 
@@ -58,14 +58,41 @@ def read_task_definition(data: Any, sink: FileIssues, *,
     for field in sorted(set(taskdef) & taskdef_server_fields()):
         inner.warning((field,), "server-only field set by AWS; ignored")
         del taskdef[field]
+    drop_reserved_tags(taskdef, inner)
     for path, text in placeholders(taskdef):
         inner.error(path, f"unresolved template placeholder {text!r}; manifests must be plain data")
     check_shape(taskdef, REGISTER, inner)
     check_containers(taskdef, inner)
     compat = taskdef.get("requiresCompatibilities") or []
+    for field in ("cpu", "memory"):  # any launch type: AWS converts both to integers
+        problem = unreadable_size(field, taskdef.get(field))
+        if problem:
+            inner.error((field,), problem)
     if fargate or (isinstance(compat, list) and "FARGATE" in compat):
         check_fargate(taskdef, inner)
+    else:
+        check_ec2_memory(taskdef, inner)
     return taskdef, inner
+
+
+def drop_reserved_tags(document: dict[str, Any], sink: FileIssues) -> None:
+    """Tags under `ecs-reconciler:` or `aws:` are set by the reconciler or AWS (a describe output
+    dropped in carries them): never sent as the user's own. AWS rejects user tags under `aws:`
+    ("Tag keys ... with the aws: prefix are reserved for AWS use", [ecs-dg] ecs-using-tags)."""
+    tags = document.get("tags")
+    if not isinstance(tags, list):
+        return
+    kept = []
+    for index, tag in enumerate(tags):
+        key = tag.get("key") if isinstance(tag, dict) else None
+        if isinstance(key, str) and is_unmanaged_tag(key):
+            sink.warning(("tags", index, "key"), f"tag {key!r} is reserved (set by the reconciler or AWS); ignored")
+        else:
+            kept.append(tag)
+    if kept:
+        document["tags"] = kept
+    else:
+        del document["tags"]
 
 
 def _unwrap(mapping: dict[str, Any], sink: FileIssues) -> tuple[dict[str, Any], FileIssues]:
@@ -94,6 +121,7 @@ def check_containers(taskdef: dict[str, Any], sink: FileIssues) -> None:
     for index, container in enumerate(containers):
         if not isinstance(container, dict):
             continue
+        _check_required_strings(container, index, sink)
         name = container.get("name")
         if isinstance(name, str):
             if name in seen:
@@ -106,6 +134,37 @@ def check_containers(taskdef: dict[str, Any], sink: FileIssues) -> None:
         sink.error(("containerDefinitions",), "at least one container must be essential (essential defaults to true)")
 
 
+def _check_required_strings(container: dict[str, Any], index: int, sink: FileIssues) -> None:
+    """name and image: botocore marks neither required, AWS rejects both when missing."""
+    for field in ("name", "image"):
+        value = container.get(field)
+        if value is None or value == "":
+            # AWS: "Container.name should not be null or empty." / "Container.image should not be
+            # null or empty." (ClientException from RegisterTaskDefinition)
+            where = ("containerDefinitions", index, field) if field in container else ("containerDefinitions", index)
+            sink.error(where, f"container {field} is missing or empty (AWS: Container.{field} should not be null or empty)")
+    image = container.get("image")
+    problem = placeholder_problem(image) if isinstance(image, str) else None
+    if problem:
+        sink.error(("containerDefinitions", index, "image"), problem)
+
+
+def check_ec2_memory(taskdef: dict[str, Any], sink: FileIssues) -> None:
+    """Outside Fargate, memory is set for the task or for every container ([ecs-dg]
+    task_definition_parameters "memory": "you must specify either a task-level memory value
+    or a container-level memory value")."""
+    if taskdef.get("memory") not in (None, ""):
+        return
+    for index, container in enumerate(as_list(taskdef.get("containerDefinitions"))):
+        if isinstance(container, dict) and container.get("memory") is None and container.get("memoryReservation") is None:
+            # AWS: "Invalid setting for container 'web'. At least one of 'memory' or 'memoryReservation'
+            # must be specified." (ClientException from RegisterTaskDefinition)
+            name = container.get("name")
+            sink.error(("containerDefinitions", index),
+                       f"{f'container {name!r}' if name else 'this container'} needs memory or memoryReservation when the task "
+                       "sets no memory (AWS: at least one of 'memory' or 'memoryReservation' must be specified)")
+
+
 def check_fargate(taskdef: dict[str, Any], sink: FileIssues) -> None:
     """Fargate runs only awsvpc tasks of a listed cpu/memory size."""
     mode = taskdef.get("networkMode")
@@ -113,7 +172,7 @@ def check_fargate(taskdef: dict[str, Any], sink: FileIssues) -> None:
         where = ("networkMode",) if "networkMode" in taskdef else ()
         sink.error(where, f"Fargate requires networkMode 'awsvpc' (got {mode!r})")
     problem = fargate_size_problem(taskdef.get("cpu"), taskdef.get("memory"))
-    if problem:
+    if problem and not (sink.has_error_at(("cpu",)) or sink.has_error_at(("memory",))):
         where = ("cpu",) if "cpu" in taskdef else ()
         sink.error(where, problem)
 
@@ -121,7 +180,7 @@ def check_fargate(taskdef: dict[str, Any], sink: FileIssues) -> None:
 def check_images(taskdef: dict[str, Any], sink: FileIssues, *, allow_latest: bool) -> None:
     for index, container in enumerate(as_list(taskdef.get("containerDefinitions"))):
         image = as_dict(container).get("image")
-        if isinstance(image, str) and "{{" not in image:
+        if isinstance(image, str) and image and "{{" not in image and placeholder_problem(image) is None:
             problem = image_problem(image, allow_latest=allow_latest)
             if problem:
                 sink.error(("containerDefinitions", index, "image"), problem)

@@ -18,14 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.events import EVENT_KINDS
 from reconciler.log import register_secret
 
 DestinationType = Literal["slack-webhook", "slack-api", "teams", "webhook", "sns", "console"]
 TYPES: tuple[str, ...] = ("slack-webhook", "slack-api", "teams", "webhook", "sns", "console")
-KINDS = frozenset({
-    "sync_started", "sync_succeeded", "sync_failed", "sync_rolled_back", "drift_detected",
-    "drift_resolved", "manifest_invalid", "approval_needed", "reconciler_degraded", "reconciler_recovered",
-})
+KINDS = EVENT_KINDS  # the event kinds live with the events (reconciler.events)
 # secret field -> env-key in the config
 _SECRET_ENV = {"url": ("webhookUrlEnv", "urlEnv"), "token": ("tokenEnv",), "secret": ("secretEnv",)}
 _REQUIRED: dict[str, tuple[str, ...]] = {

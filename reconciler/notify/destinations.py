@@ -5,8 +5,6 @@ and leaves retrying to the Notifier.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import sys
 import threading
@@ -19,6 +17,7 @@ from reconciler.notify.console import render_console
 from reconciler.notify.errors import DeliveryError
 from reconciler.notify.generic import render_generic
 from reconciler.notify.teams import render_teams
+from reconciler.signing import sign
 
 SIGNATURE_HEADER = "X-Signature-256"
 EVENT_HEADER = "X-Reconciler-Event"
@@ -36,11 +35,6 @@ class Publisher(Protocol):
     """Publishes one message to an SNS topic (implemented by reconciler.aws.sns)."""
 
     def publish(self, topic_arn: str, message: str, subject: str | None = None) -> str: ...
-
-
-def sign(secret: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256(secret, body)>`, GitHub's X-Hub-Signature-256 scheme."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 class TeamsDestination:

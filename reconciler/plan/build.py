@@ -18,13 +18,13 @@ def _plan_declared(spec: ServiceSpec, live: LiveService | None, instance: str, p
     base = dict(environment=spec.environment, name=spec.name, spec=spec, live=live, policy=policy)
     if live is None:
         return ServicePlan(action="create", reason="not in AWS", **base)
-    if live.owner != instance and not spec.gitops.adopt:
-        owner = f"owned by {live.owner!r}" if live.owner else "not created by this reconciler"
+    not_ours = live.ownership_problem(instance)
+    if not_ours and not spec.gitops.adopt:
         return ServicePlan(action="unowned",
-                           reason=f"a service with this name exists, {owner}; set gitops.adopt: true to take it over",
+                           reason=f"a service with this name exists, {not_ours}; set gitops.adopt: true to take it over",
                            **base)
     drift = diff_service_spec(spec, live)
-    adopting = live.owner != instance
+    adopting = not_ours is not None
     if drift.in_sync and not adopting:
         return ServicePlan(action="in-sync", drift=drift, **base)
     reason = "adopt the existing service" if adopting else f"{len(drift.changes)} field(s) differ"
@@ -77,7 +77,7 @@ def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], insta
                                         effective_policy(spec, env.sync_policy)))
         declared = {s.name for s in specs} | {k.partition("/")[2] for k in broken_here}
         orphans = [svc for name, svc in live_env.services.items()
-                   if name not in declared and svc.owner == instance]
+                   if name not in declared and svc.ownership_problem(instance) is None]
         plans.extend(_plan_orphans(env_name, orphans, len(specs), len(broken_here), env.sync_policy))
     return Plan(services=tuple(plans), issues=desired.issues, commit=desired.commit,
                 environments=dict(desired.environments))

@@ -6,12 +6,13 @@ itself, so a forged or stale payload can never choose what gets applied
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from reconciler.signing import signature_matches
 
 ZERO_SHA = "0" * 40
 
@@ -40,14 +41,10 @@ def verify_gitlab_token(headers: Mapping[str, str], secret: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8"))
 
 
-def github_signature(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
 def verify_github_signature(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     """X-Hub-Signature-256 = sha256=HMAC-SHA256(secret, raw body), compared in constant time."""
     given = _lower(headers).get("x-hub-signature-256", "")
-    return hmac.compare_digest(given.encode("utf-8"), github_signature(body, secret).encode("utf-8"))
+    return signature_matches(given, secret, body)
 
 
 def detect_provider(headers: Mapping[str, str]) -> str | None:

@@ -300,4 +300,4 @@ def test_prune_rechecks_owner_and_environment_before_deleting():
     result = applier.apply(plan, environments={"staging": ENV})
     assert applier.ecs.deleted == ["web"]  # type: ignore[attr-defined]
     messages = {r.service: r.message for r in result.services}
-    assert "preview" in messages["old"] and "no longer owned" in messages["stranger"]
+    assert "preview" in messages["old"] and "not owned by" in messages["stranger"]

@@ -120,11 +120,11 @@ def test_describe_sample_dropped_into_git_equals_itself_live(tmp_path: Path) -> 
 
 def test_describe_sample_real_change_is_caught(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     td = json.loads(SIL.read_text())["taskDefinition"]
-    td["cpu"] = str(int(td["cpu"]) * 2)
+    td["memory"] = str(int(td["memory"]) * 2)  # 256 CPU units with 1024 MiB: still a Fargate size
     changed = tmp_path / "taskdef.json"
     changed.write_text(json.dumps(td))
     assert main(["diff-taskdef", str(changed), str(SIL), "--output", "json"]) == 1
-    assert [c["path"] for c in json.loads(capsys.readouterr().out)] == ["taskDefinition/cpu"]
+    assert [c["path"] for c in json.loads(capsys.readouterr().out)] == ["taskDefinition/memory"]
 
 
 @pytest.mark.parametrize("name", ["ecspresso_ci_ecs-task-def.json", "ecspresso_td-in-tags.json"])
@@ -133,3 +133,60 @@ def test_template_samples_are_errors_naming_the_file(name: str, capsys: pytest.C
     assert main(["diff-taskdef", str(sample), str(LIVE)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"{sample}: unresolved template placeholder") and "Traceback" not in err
+
+
+# --- DESIRED goes through `reconciler validate`'s rules: unregistrable is an error, not drift -------------
+@pytest.mark.parametrize(("change", "path", "reason"), [
+    (lambda c: c.update(devices=[{"hostPath": "/dev/xvdb"}]), "containerDefinitions[0].devices",
+     "unknown field 'devices'"),
+    (lambda c: c.update(environment=[None]), "containerDefinitions[0].environment[0]", "invalid type NoneType"),
+    (lambda c: c.update(logConfiguration={}), "containerDefinitions[0].logConfiguration",
+     "missing required field 'logDriver'"),
+    (lambda c: c.update(image="<IMAGE1_NAME>"), "containerDefinitions[0].image", "CodePipeline placeholder"),
+    (lambda c: c.pop("image"), "containerDefinitions[0]", "Container.image should not be null or empty"),
+])
+def test_unregistrable_desired_exits_2_with_file_line_path_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  change, path: str, reason: str) -> None:
+    td = json.loads(DESIRED.read_text())
+    change(td["containerDefinitions"][0])
+    bad = tmp_path / "taskdef.json"
+    bad.write_text(json.dumps(td, indent=2))
+    assert main(["diff-taskdef", str(bad), str(LIVE)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no diff at all
+    [line] = [ln for ln in captured.err.splitlines() if f": {path}: " in ln]
+    assert line.startswith(f"{bad}:") and reason in line
+    number = int(line[len(f"{bad}:"):].split(":", 1)[0])
+    assert number > 1  # a real line of the file, not the file as a whole
+
+
+def test_empty_task_memory_is_an_error_not_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    td = json.loads(DESIRED.read_text())
+    td["memory"] = ""
+    bad = tmp_path / "taskdef.json"
+    bad.write_text(json.dumps(td, indent=2))
+    assert main(["diff-taskdef", str(bad), str(LIVE)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad}:") and "memory: cannot read memory ''" in err
+
+
+def test_diff_paths_never_show_none_or_an_empty_name(tmp_path: Path) -> None:
+    """Entries without a name get a readable key (the diff also runs on live data nobody validated)."""
+    from reconciler.diff import diff_task_definitions
+
+    live = json.loads(LIVE.read_text())
+    desired = json.loads(json.dumps(live["taskDefinition"]))
+    container = desired["containerDefinitions"][0]
+    container["environment"].append({"value": "orphan"})
+    container["environment"].append({"name": "", "value": "blank"})
+    container["portMappings"].append({"hostPort": 8081})
+    container["mountPoints"] = [{"sourceVolume": "data"}]
+    desired["volumes"] = [{"host": {"sourcePath": "/data"}}]
+    paths = [c.path for c in diff_task_definitions(desired, live).changes]
+    assert paths and not any("None" in p.split("/") or p.endswith("/") for p in paths), paths
+    name = container["name"]
+    assert {f"taskDefinition/containerDefinitions/{name}/environment/(unnamed)",
+            f"taskDefinition/containerDefinitions/{name}/environment/(unnamed)#2",
+            f"taskDefinition/containerDefinitions/{name}/portMappings/(unnamed)",
+            f"taskDefinition/containerDefinitions/{name}/mountPoints/(unnamed)",
+            "taskDefinition/volumes/(unnamed)"} <= set(paths), paths

@@ -87,6 +87,6 @@ def test_missing_file_is_an_issue_not_a_traceback(tmp_path: Path) -> None:
 
 def test_tab_indented_json_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "tabs.json"
-    path.write_text('{\n\t"family": "a",\n\t"containerDefinitions": [{"name": "a", "image": "a:1"}],\n\t"bogus": 1\n}\n')
+    path.write_text('{\n\t"family": "a",\n\t"containerDefinitions": [{"name": "a", "image": "a:1", "memory": 128}],\n\t"bogus": 1\n}\n')
     loaded = load_task_definition(path)
     assert [(i.line, i.path) for i in loaded.issues] == [(4, "bogus")]
