@@ -106,6 +106,12 @@ def runs_on_fargate(service: Mapping[str, Any]) -> bool:
         for p in (providers if isinstance(providers, list) else ()))
 
 
+def requires_fargate(task_definition: Mapping[str, Any]) -> bool:
+    """A task definition registered for Fargate ([bc-ecs] RegisterTaskDefinitionRequest.requiresCompatibilities)."""
+    compat = task_definition.get("requiresCompatibilities")
+    return isinstance(compat, list) and "FARGATE" in compat
+
+
 def deployment_controller(service: Mapping[str, Any], strategy: str | None = None) -> str:
     """The controller type AWS will report: the declared one, else CODE_DEPLOY when the
     strategy is blue-green (our implied default), else ECS ([bc-ecs] DeploymentController.type)."""

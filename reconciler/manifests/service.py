@@ -11,7 +11,14 @@ from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.paths import diff_path_problem, placeholders
 from reconciler.manifests.schema import check_schema
 from reconciler.manifests.taskdef import as_dict, as_list, container_ports, drop_reserved_tags
-from reconciler.model import BlueGreen, GitOpsSettings, SyncPolicy, deployment_controller, runs_on_fargate
+from reconciler.model import (
+    BlueGreen,
+    GitOpsSettings,
+    SyncPolicy,
+    deployment_controller,
+    requires_fargate,
+    runs_on_fargate,
+)
 
 CREATE = "CreateService"
 DEFAULT_DEPLOYMENT_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
@@ -151,7 +158,7 @@ def check_against_taskdef(doc: ServiceDoc, taskdef: dict[str, Any], network_mode
 
 def _fargate_task(doc: ServiceDoc, taskdef: dict[str, Any]) -> bool:
     """Fargate tasks get the networkMode error itself (check_fargate): one error per cause."""
-    return doc.runs_on_fargate() or "FARGATE" in as_list(taskdef.get("requiresCompatibilities"))
+    return doc.runs_on_fargate() or requires_fargate(taskdef)
 
 
 def merge_sync_policy(base: SyncPolicy, override: Any) -> SyncPolicy:

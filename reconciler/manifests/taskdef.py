@@ -15,7 +15,7 @@ from reconciler.manifests.fargate import fargate_size_problem, unreadable_size
 from reconciler.manifests.images import image_problem, placeholder_problem
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.paths import placeholders
-from reconciler.model import Issue, is_unmanaged_tag
+from reconciler.model import Issue, is_unmanaged_tag, requires_fargate
 
 REGISTER = "RegisterTaskDefinition"
 
@@ -63,12 +63,11 @@ def read_task_definition(data: Any, sink: FileIssues, *,
         inner.error(path, f"unresolved template placeholder {text!r}; manifests must be plain data")
     check_shape(taskdef, REGISTER, inner)
     check_containers(taskdef, inner)
-    compat = taskdef.get("requiresCompatibilities") or []
     for field in ("cpu", "memory"):  # any launch type: AWS converts both to integers
         problem = unreadable_size(field, taskdef.get(field))
         if problem:
             inner.error((field,), problem)
-    if fargate or (isinstance(compat, list) and "FARGATE" in compat):
+    if fargate or requires_fargate(taskdef):
         check_fargate(taskdef, inner)
     else:
         check_ec2_memory(taskdef, inner)
