@@ -152,6 +152,17 @@ class Issue:
 
 
 @dataclass(frozen=True)
+class ApprovalPolicy:
+    """`syncPolicy.approval`: a person approves a git change before it is applied."""
+
+    users: tuple[str, ...] = ()       # Slack user IDs (U…/W…) who may approve
+    groups: tuple[str, ...] = ()      # Slack user-group IDs (S…) whose members may approve
+    count: int = 1                    # distinct approvals needed
+    allow_author: bool = False        # may the commit's author (or requester) approve their own change
+    lifetime_seconds: int = 24 * 3600  # a request expires after this long
+
+
+@dataclass(frozen=True)
 class SyncPolicy:
     """How far the reconciler may go on its own (Argo CD's automated/selfHeal/prune)."""
 
@@ -159,6 +170,7 @@ class SyncPolicy:
     self_heal: bool = False     # revert changes made by hand in AWS
     prune: bool = False         # delete owned services that left git
     max_prune_per_sync: int = 1
+    approval: ApprovalPolicy | None = None  # git changes wait for a person when set
 
 
 @dataclass(frozen=True)

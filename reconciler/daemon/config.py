@@ -111,8 +111,24 @@ class DaemonConfig(BaseModel):
     log_level: LogLevel = setting("info", "debug | info | warning | error")
     notify_console: Flag = setting(
         False, "print chat reports to stdout (demo) when no notifications are configured")
+    # chat operations (docs/chatops.md)
+    slack_signing_secret: str | None = setting(
+        None, "Slack app signing secret: enables POST /slack/commands and /slack/interactions", secret=True)
+    slack_team_id: str | None = setting(None, "only accept Slack requests from this workspace (team_id)")
+    slack_bot_token: str | None = setting(
+        None, "Slack bot token (xoxb-…) posting approval requests and reading user groups", secret=True)
+    slack_approval_channel: str | None = setting(None, "channel ID approval requests are posted to")
+    slack_api_url: str | None = setting(None, "Slack Web API base URL (default: https://slack.com/api/)")
+    slack_command: str = setting("/reconciler", "the slash command's name, as configured in the Slack app")
+    api_token: str | None = setting(
+        None, "bearer token of POST /api/v1/commands (`reconciler approve|reject|request`); unset: off", secret=True)
+    audit_ttl: Duration = setting(90 * 24 * 3600.0, "how long audit records are kept (DynamoDB TTL)")
+    git_author_name: str = setting("ecs-reconciler", "author of the commits chat `deploy`/`promote` make")
+    git_author_email: str = setting("ecs-reconciler@users.noreply.local", "their author email")
     # the `notifications:` section of the file (reconciler.notify.config); never an environment variable
     notifications: dict[str, Any] | None = Field(None, exclude=True)
+    # the `chatops:` section of the file: permissions (reconciler.chatops.permissions)
+    chatops: dict[str, Any] | None = Field(None, exclude=True)
 
     @cached_property
     def holder(self) -> str:
@@ -151,10 +167,16 @@ class DaemonConfig(BaseModel):
             raise ConfigError("RECONCILER_LEASE_RENEW_INTERVAL must be shorter than RECONCILER_LEASE_DURATION")
         if not 0 <= self.sqs_wait_seconds <= 20:
             raise ConfigError("RECONCILER_SQS_WAIT_SECONDS must be within 0..20")
+        from reconciler.chatops.permissions import PermissionConfigError, Permissions
+
+        try:
+            Permissions.from_mapping(self.chatops)
+        except PermissionConfigError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def settings() -> dict[str, FieldInfo]:
-    """The settings in declaration order (the `notifications:` section is not one)."""
+    """The settings in declaration order (the `notifications:` and `chatops:` sections are not)."""
     return {name: f for name, f in DaemonConfig.model_fields.items() if f.description is not None}
 
 
@@ -203,7 +225,7 @@ def _read_file(path: str, values: dict[str, Any], where: dict[str, str]) -> None
     data = parsed.data if parsed.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping of settings")
-    known = [*settings(), "notifications"]
+    known = [*settings(), "notifications", "chatops"]
     problems: list[str] = []
     for (key,), line in parsed.duplicates:
         problems.append(f"{path}:{line}: {key}: set twice")
@@ -214,7 +236,7 @@ def _read_file(path: str, values: dict[str, Any], where: dict[str, str]) -> None
             problems.append(f"{here}: unknown setting{suggest(name, known)}")
         elif value is None:
             continue
-        elif name == "notifications":
+        elif name in ("notifications", "chatops"):
             values[name], where[name] = value, here
         elif isinstance(value, (dict, list)):
             problems.append(f"{here}: expected a single value")
@@ -242,7 +264,7 @@ def help_table() -> str:
     for name, f in settings().items():
         suffix = "" if "(default:" in str(f.description) else f" (default: {_shown_default(f)})"
         lines.append(f"  {env_name(name):<36} {f.description}{suffix}")
-    lines.append(f"  {CONFIG_FILE_VAR:<36} optional YAML file with these settings and a `notifications:` section")
+    lines.append(f"  {CONFIG_FILE_VAR:<36} optional YAML file with these settings, `notifications:` and `chatops:` sections")
     return "\n".join(lines)
 
 

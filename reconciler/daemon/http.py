@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -29,6 +29,8 @@ class Endpoints:
     webhooks: WebhookReceiver
     ready: Callable[[], tuple[bool, str]]
     extra_status: Callable[[], dict[str, Any]] = lambda: {}
+    #: More POST routes (path -> handler(headers, body) -> (status, JSON body or None)): Slack and the API.
+    routes: Mapping[str, Callable[[dict[str, str], bytes], tuple[int, Any]]] = field(default_factory=dict)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,7 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         ep = self.server.endpoints
-        if self.path.split("?", 1)[0].rstrip("/") not in ("/webhook", "/webhook/gitlab", "/webhook/github"):
+        path = self.path.split("?", 1)[0].rstrip("/")
+        route = ep.routes.get(path)
+        if route is None and path not in ("/webhook", "/webhook/gitlab", "/webhook/github"):
             self._json(404, {"error": "not found"})
             return
         try:
@@ -81,6 +85,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length)
         headers = {k: v for k, v in self.headers.items()}
+        if route is not None:
+            status, doc = route(headers, body)
+            if doc is None:
+                self._send(status, b"", "text/plain")
+            else:
+                self._json(status, doc)
+            return
         resp = ep.webhooks.handle(headers, body)
         ep.metrics.webhooks.labels(str(resp.status)).inc()
         self._json(resp.status, dict(resp.body))

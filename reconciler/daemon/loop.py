@@ -89,7 +89,8 @@ class Reconciler:
                  board: StatusBoard, metrics: Metrics, settings: LoopSettings, *,
                  is_leader: Callable[[], bool] = lambda: True, stopping: Callable[[], bool] = lambda: False,
                  clock: Callable[[], float] = time.time,
-                 planner: Callable[[DesiredState, Mapping[str, LiveEnvironment], str], Plan] = build_plan) -> None:
+                 planner: Callable[[DesiredState, Mapping[str, LiveEnvironment], str], Plan] = build_plan,
+                 gate: Callable[..., list[Choice]] | None = None) -> None:
         self.planner = planner
         self.source, self.load, self.read_live, self.applier = source, load, read_live, applier
         self.desired_cache = DesiredCache(lambda root: self.load(root))
@@ -102,6 +103,8 @@ class Reconciler:
         self._degraded: dict[str, str] = {}
         self._invalid_reported: str | None = None
         self._follow_on_next_apply = True
+        #: Approval gates (reconciler.daemon.approvals.ApprovalGate.hold): hold gated changes until approved.
+        self.gate = gate
 
     def leadership_gained(self) -> None:
         """A new leader follows deployments its predecessor left running."""
@@ -222,9 +225,13 @@ class Reconciler:
                 memory.synced_commit = sha
                 memory.failed_commit, memory.failures = None, 0
             choice = decide(sp, memory, sha, now)
-            self._record_plan(sp, choice)
             if choice is not None:
                 choices.append(choice)
+        if self.gate is not None:
+            choices = self.gate(plan, choices, snapshot.commit, leader=self.is_leader() and not self.stopping())
+        by_key = {c.plan.key: c for c in choices}
+        for sp in plan.services:
+            self._record_plan(sp, by_key.get(sp.key))
         self._report_drift(plan, choices, snapshot.commit)
         applied = 0
         if self.is_leader() and not self.stopping():

@@ -20,7 +20,7 @@ from reconciler.apply.marker import already_applied
 from reconciler.model import PAUSED_TAG
 from reconciler.plan import ServicePlan
 
-Kind = Literal["apply", "self-heal", "report", "backoff", "paused"]
+Kind = Literal["apply", "self-heal", "report", "backoff", "paused", "approval"]  # approval: held by a gate
 
 
 @dataclass

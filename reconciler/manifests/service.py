@@ -12,6 +12,7 @@ from reconciler.manifests.paths import diff_path_problem, placeholders
 from reconciler.manifests.schema import check_schema
 from reconciler.manifests.taskdef import as_dict, as_list, container_ports, drop_reserved_tags
 from reconciler.model import (
+    ApprovalPolicy,
     BlueGreen,
     GitOpsSettings,
     SyncPolicy,
@@ -166,7 +167,18 @@ def merge_sync_policy(base: SyncPolicy, override: Any) -> SyncPolicy:
     if not isinstance(override, dict):
         return base
     changes = {attr: override[key] for key, attr in _SYNC_FIELDS.items() if key in override}
+    if isinstance(override.get("approval"), dict):
+        changes["approval"] = approval_policy(override["approval"])
     return replace(base, **changes)
+
+
+def approval_policy(raw: dict[str, Any]) -> ApprovalPolicy:
+    """`syncPolicy.approval` (schema-checked): approvers are Slack user IDs (U…, W…) and user-group IDs (S…)."""
+    approvers = [str(a) for a in raw.get("approvers") or []]
+    return ApprovalPolicy(users=tuple(a for a in approvers if not a.startswith("S")),
+                          groups=tuple(a for a in approvers if a.startswith("S")),
+                          count=int(raw.get("count", 1)), allow_author=bool(raw.get("allowAuthor", False)),
+                          lifetime_seconds=parse_duration(raw.get("lifetime", "24h")))
 
 
 def build_gitops(doc: ServiceDoc, env_policy: SyncPolicy) -> GitOpsSettings:

@@ -172,6 +172,14 @@ class GitSource:
         except (ValueError, git.BadName, git.GitCommandError) as exc:
             raise GitError("show", _stderr(exc)) from None
 
+    def commit_meta(self, sha: str) -> tuple[str, str]:
+        """(author email, full message) of a fetched commit: approvals tell the author by them."""
+        try:
+            commit = self._ensure_repo().commit(sha)
+            return str(commit.author.email or ""), str(commit.message)
+        except (ValueError, git.BadName, git.GitCommandError) as exc:
+            raise GitError("show", _stderr(exc)) from None
+
     def snapshot(self, sha: str) -> Snapshot:
         """Export the tree of `sha` once into `snapshots/<sha>` (atomic rename) and return it."""
         with self._lock:

@@ -41,8 +41,9 @@ class GitWriter(GitSource):
     def worktree(self) -> Path:
         return self.cache_dir / "repo"
 
-    def change(self, edit: Edit, message: str) -> WriteResult:
-        """Apply `edit` on the remote head, commit it as the reconciler and push; retried on a lost race."""
+    def change(self, edit: Edit, message: str | Callable[[], str]) -> WriteResult:
+        """Apply `edit` on the remote head, commit it as the reconciler and push; retried on a lost race.
+        `message` may be a callable, called after the edit (to describe what it changed)."""
         for attempt in range(1, self.attempts + 1):
             head = self.fetch()
             with self._lock:
@@ -55,7 +56,7 @@ class GitWriter(GitSource):
                 self._git("add", "--", *files)
                 if not self._git("diff", "--cached", "--name-only").strip():
                     return WriteResult(None, (), attempt)
-                self._commit(message)
+                self._commit(message() if callable(message) else message)
                 sha = self._git("rev-parse", "HEAD").strip()
                 if self._push():
                     log.info("git_change_pushed", commit=sha[:8], files=files, attempt=attempt)
