@@ -46,7 +46,7 @@ class World:
         return ApprovalGate(ApprovalStore(self.kv, "ecs-reconciler"), self.slack, self.audit,
                             members=lambda g: ["U0BOB", "U0EVE", "U0AL"] if g == "S0SRE" else [],
                             email_of=lambda u: "eve@example.com" if u == "U0EVE" else None,
-                            commit_meta=lambda sha: ("eve@example.com", f"web 1.5.0\n\nRequested-by: Al (U0AL) in #x (C1)\n"),
+                            commit_meta=lambda sha: ("eve@example.com", "web 1.5.0\n\nRequested-by: Al (U0AL) in #x (C1)\n"),
                             wake=wake, clock=lambda: self.now)
 
     def hold(self, sha: str, tag: str = "1.5.0", env: str = "production") -> list[Choice]:
