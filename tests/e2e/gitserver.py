@@ -106,10 +106,11 @@ class ManifestRepo:
 class GitDaemon:
     """`git daemon` serving every repository under `base` at git://127.0.0.1:<port>/<name>."""
 
-    def __init__(self, base: Path, port: int | None = None) -> None:
+    def __init__(self, base: Path, port: int | None = None, *, writable: bool = False) -> None:
         self.base = Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.writable = writable  # accept pushes (git daemon --enable=receive-pack), for commits the daemon makes
         self._proc: subprocess.Popen[bytes] | None = None
 
     def url(self, name: str) -> str:
@@ -118,7 +119,7 @@ class GitDaemon:
     def start(self) -> GitDaemon:
         self._proc = subprocess.Popen(
             ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", f"--port={self.port}",
-             f"--base-path={self.base}", str(self.base)],
+             *(["--enable=receive-pack"] if self.writable else []), f"--base-path={self.base}", str(self.base)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
         return self
