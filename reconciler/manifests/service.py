@@ -178,7 +178,14 @@ def approval_policy(raw: dict[str, Any]) -> ApprovalPolicy:
     return ApprovalPolicy(users=tuple(a for a in approvers if not a.startswith("S")),
                           groups=tuple(a for a in approvers if a.startswith("S")),
                           count=int(raw.get("count", 1)), allow_author=bool(raw.get("allowAuthor", False)),
-                          lifetime_seconds=parse_duration(raw.get("lifetime", "24h")))
+                          lifetime_seconds=_lifetime(raw.get("lifetime", "24h")))
+
+
+def _lifetime(value: Any) -> int:
+    try:
+        return max(1, int(parse_duration(value)))
+    except DurationError:  # the schema (a stricter pattern) already reported it
+        return 24 * 3600
 
 
 def build_gitops(doc: ServiceDoc, env_policy: SyncPolicy) -> GitOpsSettings:
