@@ -24,6 +24,7 @@ COMMANDS = (
     "sandbox",
     "promote",
     "history",
+    "approve",
 )
 
 

@@ -245,8 +245,21 @@ def test_deploy_and_promote_become_commits(sandbox, served, slack, daemons, tmp_
     click(d, slack, DANA, value)
     wait("author refused", lambda: any("someone else must approve" in t for t in answers(slack, DANA)), d)
 
+    # the CLI approves through the daemon's API (bearer token); without the right token it is refused
+    def cli(*args: str, token: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reconciler", *args, "--url", d.url],
+                              env={**os.environ, "RECONCILER_API_TOKEN": token}, capture_output=True, text=True,
+                              timeout=60)
+    wrong = cli("approve", "production", token="not-the-token")
+    assert wrong.returncode == 2 and "refused" in wrong.stderr
+    ok = cli("approve", "production", promoted[:8], token=API_TOKEN)
+    assert ok.returncode == 0 and f"Approved commit {promoted[:8]}" in ok.stdout, ok.stdout + ok.stderr
+    d.wait_for(lambda s: status_of(d, "production/web").get("lastAppliedCommit") == promoted, "promoted rollout")
+    assert production_image(sandbox) == f"{REGISTRY}/web:1.5.0"
+
     records = history(sandbox)
     seen = {(r["action"], r["result"]) for r in records}
-    assert {("deploy", "applied"), ("deploy", "refused"), ("promote", "applied"), ("approve", "refused")} <= seen
+    assert {("deploy", "applied"), ("deploy", "refused"), ("promote", "applied"), ("approve", "refused"),
+            ("approve", "approved")} <= seen
     deploy = next(r for r in records if r["action"] == "deploy" and r["result"] == "applied")
     assert deploy["resulting_commit"] == deployed and deploy["actor_id"] == DANA and deploy["channel"] == "C0DEPLOYS"
