@@ -27,6 +27,15 @@ EventKind = Literal[
 #: Every kind, for configuration checks (notify routes) and tests: derived from the Literal,
 #: so a new kind is known everywhere at once.
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
+#: A service's sync status (ServiceReport.status) and the kind of event that reports it: apply
+#: emits by it, notify batches and summarises by it.
+SYNC_KIND_OF_STATUS: Mapping[str, EventKind] = {
+    "in_progress": "sync_started",
+    "succeeded": "sync_succeeded",
+    "failed": "sync_failed",
+    "rolled_back": "sync_rolled_back",
+}
+SYNC_STATUS_OF_KIND: Mapping[str, str] = {kind: status for status, kind in SYNC_KIND_OF_STATUS.items()}
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from reconciler.apply.result import ServiceResult
-from reconciler.events import CommitInfo, ImageChange, ReportEvent, ReportSink, ServiceReport
+from reconciler.events import SYNC_KIND_OF_STATUS, CommitInfo, ImageChange, ReportEvent, ReportSink, ServiceReport
 from reconciler.log import get_logger
 from reconciler.plan import ServicePlan
 
 log = get_logger(__name__)
 
-FINAL_KINDS = {"succeeded": "sync_succeeded", "failed": "sync_failed", "rolled_back": "sync_rolled_back"}
+#: The final statuses of a service's sync and the event kind of each (reconciler.events holds the mapping).
+FINAL_KINDS = {status: kind for status, kind in SYNC_KIND_OF_STATUS.items() if status != "in_progress"}
 
 
 def service_report(sp: ServicePlan, images: tuple[ImageChange, ...], strategy: str,

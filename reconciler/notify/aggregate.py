@@ -16,13 +16,13 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import replace
 
-from reconciler.events import EventKind, ReportEvent, ServiceReport
+from reconciler.events import SYNC_KIND_OF_STATUS, EventKind, ReportEvent, ServiceReport
 from reconciler.notify.batching import Batch
 from reconciler.notify.content import NEW_SERVICES
 
 #: the summary's kind: the first state any of its services is in, in this order
-_PRECEDENCE: tuple[tuple[str, EventKind], ...] = (
-    ("failed", "sync_failed"), ("rolled_back", "sync_rolled_back"), ("in_progress", "sync_started"))
+_PRECEDENCE: tuple[tuple[str, EventKind], ...] = tuple(
+    (status, SYNC_KIND_OF_STATUS[status]) for status in ("failed", "rolled_back", "in_progress"))
 _BAD = ("failed", "rolled_back")
 DEFAULT_COMMITS_PER_ENVIRONMENT = 10
 _Family = tuple[str, bool]  # (commit sha, self-heal?)
@@ -33,7 +33,7 @@ def summary_event(first: ReportEvent, services: dict[str, ServiceReport], keys: 
     """One event for `services` (all of the commit), the details of `new` for the thread."""
     ordered = tuple(services[k] for k in sorted(services))
     statuses = {s.status for s in ordered}
-    kind = next((k for status, k in _PRECEDENCE if status in statuses), "sync_succeeded")
+    kind = next((k for status, k in _PRECEDENCE if status in statuses), SYNC_KIND_OF_STATUS["succeeded"])
     bad = sum(1 for s in ordered if s.status in _BAD)
     reason = f"{bad} of {len(ordered)} services failed" if bad else ""
     # unique per batch: a retried send resumes (slack_delivery), a later wave is a new message

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from reconciler.events import ReportEvent, ServiceReport
+from reconciler.events import SYNC_STATUS_OF_KIND, ReportEvent, ServiceReport
 
-STATUS_OF_KIND = {"sync_started": "in_progress", "sync_succeeded": "succeeded", "sync_failed": "failed",
-                  "sync_rolled_back": "rolled_back"}
+STATUS_OF_KIND = SYNC_STATUS_OF_KIND  # the sync kinds batch together (reconciler.events maps them)
 #: (environment, commit sha, self-heal?): a self-heal re-sync is its own family
 GroupKey = tuple[str, str, bool]
 

@@ -2,7 +2,7 @@
 and the fixtures of the rendering tests come from here."""
 from __future__ import annotations
 
-from reconciler.events import CommitInfo, EventKind, ImageChange, ReportEvent, ServiceReport
+from reconciler.events import SYNC_STATUS_OF_KIND, CommitInfo, EventKind, ImageChange, ReportEvent, ServiceReport
 from reconciler.model import FieldChange
 
 COMMIT = CommitInfo(
@@ -65,6 +65,6 @@ def event(kind: EventKind, **kw: object) -> ReportEvent:
 
 def many_services(kind: EventKind = "sync_succeeded", n: int = 40) -> ReportEvent:
     """One commit touching `n` services: a summary parent plus a thread of details."""
-    status = {"sync_succeeded": "succeeded", "sync_started": "in_progress", "sync_failed": "failed"}.get(kind)
+    status = SYNC_STATUS_OF_KIND.get(kind)
     return ReportEvent(kind=kind, environment="prod", commit=COMMIT, services=tuple(
         service(f"svc-{i:02d}", status=status, duration_seconds=60.0 + i) for i in range(n)))

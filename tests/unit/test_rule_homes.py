@@ -183,6 +183,17 @@ def test_notify_routes_accept_exactly_the_event_kinds() -> None:
         load_notify_config({**config, "routes": [{"kinds": ["sync_exploded"], "destinations": ["out"]}]}, env={})
 
 
+def test_apply_emits_and_notify_batches_sync_kinds_alike() -> None:
+    from reconciler.apply.reports import FINAL_KINDS
+    from reconciler.events import SYNC_KIND_OF_STATUS
+    from reconciler.notify.batching import STATUS_OF_KIND
+
+    assert set(SYNC_KIND_OF_STATUS.values()) == {k for k in EVENT_KINDS if k.startswith("sync_")}
+    for status, kind in FINAL_KINDS.items():
+        assert STATUS_OF_KIND[kind] == status          # what apply emits, notify reads back as the same status
+    assert set(STATUS_OF_KIND) == set(FINAL_KINDS.values()) | {"sync_started"}
+
+
 # --- the sha256= signature ----------------------------------------------------------------------
 def test_a_signed_delivery_verifies_with_the_webhook_check() -> None:
     """What notify signs, the push receiver accepts: both ends use reconciler.signing."""
@@ -226,6 +237,7 @@ COPIES = [  # (what a copy looks like, the one module allowed to hold it; None: 
     (r'\.get\(\(?(OWNER_TAG|ENV_TAG)', "model.py"),
     (r'"deploymentController"\) or \{\}\)\.get\("type"', None),   # read through model.deployment_controller
     (r'"sync_started", "sync_succeeded"', None),                    # events.EVENT_KINDS
+    (r'"succeeded": "sync_succeeded"|"sync_succeeded": "succeeded"|\("failed", "sync_failed"\)', "events.py"),
 ]
 
 
