@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reconciler.daemon.chat_app import chat_parts, chat_routes
 from reconciler.daemon.config import DaemonConfig
 from reconciler.daemon.http import Endpoints, HttpServer
 from reconciler.daemon.leader import Leadership
@@ -113,7 +114,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
                             backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)
     daemon_ref: list[Daemon] = []
     source = git_source(cfg)
-    chat = _chat_parts(cfg, table, wakeup, source)
+    chat = chat_parts(cfg, table, wakeup, source, git_auth(cfg))
     reconciler = Reconciler(source, load, read_live, applier, sink, board, metrics, settings,
                             is_leader=leadership.is_leader, stopping=lambda: bool(daemon_ref and daemon_ref[0].stopping),
                             gate=chat.gate.hold)
@@ -155,108 +156,13 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
                     drift_interval=cfg.drift_interval, shutdown_timeout=cfg.shutdown_timeout, on_cycle=on_cycle,
                     close=close)
     daemon_ref.append(daemon)
-    routes = _chat_routes(cfg, chat, board, reconciler, applier, wakeup)
+    routes = chat_routes(cfg, chat, board, reconciler, applier, wakeup)
     http = HttpServer(cfg.http_host, cfg.http_port, Endpoints(board, metrics, webhooks, daemon.ready, extra_status,
                                                               routes=routes))
     daemon.services = tuple(s for s in (http, consumer) if s is not None)
     log.info("daemon_configured", git_url=cfg.git_url, branch=cfg.git_branch, instance=cfg.instance,
              lease=bool(lease), sqs=bool(consumer), webhooks=webhooks.enabled, chat_routes=sorted(routes))
     return daemon, http
-
-
-class RecentAudit:
-    """The audit log, plus the last records this replica wrote (shown at /status without a table read)."""
-
-    def __init__(self, log: Any, keep: int = 20) -> None:
-        import collections
-
-        self._log = log
-        self._recent: collections.deque[Any] = collections.deque(maxlen=keep)
-
-    def record(self, record: Any) -> Any:
-        stored = self._log.record(record)
-        self._recent.appendleft(stored)
-        return stored
-
-    def history(self, environment: str | None = None, service: str | None = None, limit: int = 100) -> list[Any]:
-        return self._log.history(environment, service, limit)
-
-    def recent(self) -> list[dict[str, Any]]:
-        return [r.to_json() for r in list(self._recent)]
-
-
-class ChatParts:
-    def __init__(self, gate: Any, store: Any, audit: RecentAudit, slack: Any, writer: Any) -> None:
-        self.gate, self.store, self.audit, self.slack, self.writer = gate, store, audit, slack, writer
-
-
-def _chat_parts(cfg: DaemonConfig, table: Any, wakeup: Wakeup, source: GitSource) -> ChatParts:
-    """Approval gate, its store, the audit log, Slack and the git writer (docs/chatops.md)."""
-    import time
-
-    from reconciler.chatops.audit import MemoryAuditLog
-    from reconciler.daemon.approvals import ApprovalGate, ApprovalStore, MemoryKeyValue
-    from reconciler.notify.slack_web import SlackWeb
-    from reconciler.source.writer import GitWriter
-
-    if table is not None:
-        from reconciler.aws.audit import DynamoAuditLog
-
-        audit = RecentAudit(DynamoAuditLog(table, cfg.instance, ttl_seconds=cfg.audit_ttl))
-    else:
-        audit = RecentAudit(MemoryAuditLog(time.time))
-    slack = SlackWeb(cfg.slack_bot_token, cfg.slack_approval_channel, base_url=cfg.slack_api_url)
-    store = ApprovalStore(table if table is not None else MemoryKeyValue(), cfg.instance)
-    gate = ApprovalGate(store, slack if slack.can_post else None, audit, members=slack.members,
-                        email_of=slack.email_of, commit_meta=source.commit_meta,
-                        wake=lambda: wakeup.notify("drift"))
-    writer = GitWriter(cfg.git_url, Path(cfg.cache_dir), branch=cfg.git_branch, auth=git_auth(cfg),
-                       subdir=cfg.git_path, timeout=cfg.git_timeout, author_name=cfg.git_author_name,
-                       author_email=cfg.git_author_email)
-    return ChatParts(gate, store, audit, slack, writer)
-
-
-def _chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconciler: Reconciler,
-                 applier: Any, wakeup: Wakeup) -> dict[str, Any]:
-    """POST routes of the chat endpoints: Slack with a signing secret, the API with a token."""
-    if not cfg.slack_signing_secret and not cfg.api_token:
-        return {}
-    from reconciler.chatops.permissions import Permissions
-    from reconciler.daemon.chatops import ChatOps
-    from reconciler.daemon.slack import ApiEndpoint, SlackEndpoints, in_thread
-    from reconciler.manifests import load_repository
-
-    def rollback(env: str, service: str, actor: Any, revision: int | None) -> str:
-        snapshot = reconciler.snapshot
-        if snapshot is None:
-            return "the daemon has not read git yet; try again in a moment."
-        desired = reconciler.desired_cache.load(snapshot.sha, snapshot.root)
-        environment = desired.environments.get(env)
-        if environment is None:
-            return f"no environment {env!r} in git."
-        spec = next((s for s in desired.services if s.environment == env and s.name == service), None)
-        result = applier.rollback(environment, service, to_revision=revision, spec=spec, commit=snapshot.sha,
-                                  wait=False, timeout=cfg.apply_timeout)
-        target = (result.task_definition_arn or "").rsplit("/", 1)[-1]
-        return (f"rollback of {env}/{service} {result.status}" + (f" to {target}" if target else "")
-                + (f": {result.message}" if result.message else "")
-                + ("; automated sync of it is paused until git changes." if result.status in
-                   ("succeeded", "in_progress") else ""))
-
-    chatops = ChatOps(permissions=Permissions.from_mapping(cfg.chatops), gate=chat.gate, store=chat.store,
-                      audit=chat.audit, board=board, writer=chat.writer, load=lambda root: load_repository(root),
-                      wake_git=lambda: wakeup.notify("webhook"), wake_full=lambda: wakeup.notify("drift"),
-                      members=chat.slack.members, respond=chat.slack.respond, background=in_thread,
-                      command_name=cfg.slack_command, operations={"rollback": rollback})
-    routes: dict[str, Any] = {}
-    if cfg.slack_signing_secret:
-        from reconciler.chatops.signing import RequestVerifier
-
-        slack = SlackEndpoints(RequestVerifier(cfg.slack_signing_secret, team_id=cfg.slack_team_id), chatops)
-        routes.update({"/slack/commands": slack.commands, "/slack/interactions": slack.interactions})
-    if cfg.api_token:
-        routes["/api/v1/commands"] = ApiEndpoint(cfg.api_token, chatops).commands
-    return routes
 
 
 __all__ = ["build_daemon", "git_source"]

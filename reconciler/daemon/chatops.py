@@ -27,8 +27,8 @@ from reconciler.log import get_logger
 
 log = get_logger(__name__)
 
-#: continue / abort / rollback of a service: (environment, service, actor, revision) -> what happened.
-Operation = Callable[[str, str, Actor, int | None], str]
+#: continue / abort / rollback of a service: (environment, service, actor, revision) -> (what happened, ok).
+Operation = Callable[[str, str, Actor, int | None], tuple[str, bool]]
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,8 @@ class ChatOps:
         operation = self.operations.get(cmd.action)
         if operation is None:
             return Outcome(f"`{cmd.action}` is not available on this daemon yet.", "refused")
-        return Outcome(operation(env, service, actor, cmd.revision), "applied")
+        text, ok = operation(env, service, actor, cmd.revision)
+        return Outcome(text, "applied" if ok else "failed")
 
     def _commit(self, cmd: ChatCommand, actor: Actor, where: Where) -> Outcome:
         if self.writer is None:

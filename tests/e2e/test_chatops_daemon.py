@@ -65,7 +65,7 @@ def served(tmp_path: Path):
 def start(tmp_path: Path, name: str, sandbox: Any, url: str, slack: Receiver) -> DaemonProcess:
     config = tmp_path / "reconciler.yaml"
     config.write_text(json.dumps({"chatops": {"permissions": [
-        {"environments": ["staging"], "actions": ["deploy", "sync"], "users": [DANA]},
+        {"environments": ["staging"], "actions": ["deploy", "sync", "rollback"], "users": [DANA]},
         {"environments": ["production"], "actions": ["promote"], "users": [DANA]}]}}))
     d = DaemonProcess(tmp_path, name, sandbox, url, config_file=str(config), state_table=LEASE_TABLE,
                       slack_signing_secret=SECRET, slack_team_id=TEAM, slack_bot_token=BOT,
@@ -257,9 +257,17 @@ def test_deploy_and_promote_become_commits(sandbox, served, slack, daemons, tmp_
     d.wait_for(lambda s: status_of(d, "production/web").get("lastAppliedCommit") == promoted, "promoted rollout")
     assert production_image(sandbox) == f"{REGISTRY}/web:1.5.0"
 
+    # rollback from chat: today's `reconciler rollback`, with its pause
+    command(d, slack, DANA, "rollback staging web")
+    answer = wait("rollback answer", lambda: [t for t in answers(slack, DANA) if "rollback of staging/web" in t], d)
+    assert "web-staging:1" in answer[0] and "paused until git changes" in answer[0], answer
+    ecs = sandbox.client("ecs")
+    assert ecs.describe_services(cluster="staging", services=["web"])["services"][0]["taskDefinition"].endswith(
+        "web-staging:1")
+
     records = history(sandbox)
     seen = {(r["action"], r["result"]) for r in records}
     assert {("deploy", "applied"), ("deploy", "refused"), ("promote", "applied"), ("approve", "refused"),
-            ("approve", "approved")} <= seen
+            ("approve", "approved"), ("rollback", "applied")} <= seen
     deploy = next(r for r in records if r["action"] == "deploy" and r["result"] == "applied")
     assert deploy["resulting_commit"] == deployed and deploy["actor_id"] == DANA and deploy["channel"] == "C0DEPLOYS"
