@@ -114,7 +114,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
                             backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)
     daemon_ref: list[Daemon] = []
     source = git_source(cfg)
-    chat = chat_parts(cfg, table, wakeup, source, git_auth(cfg))
+    chat = chat_parts(cfg, table, wakeup, source, git_auth(cfg), announce=sink.target.emit)
     reconciler = Reconciler(source, load, read_live, applier, sink, board, metrics, settings,
                             is_leader=leadership.is_leader, stopping=lambda: bool(daemon_ref and daemon_ref[0].stopping),
                             gate=chat.gate.hold)

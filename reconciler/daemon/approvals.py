@@ -21,7 +21,8 @@ from reconciler.chatops.audit import AuditLog, AuditRecord
 from reconciler.chatops.permissions import Actor, in_audience
 from reconciler.chatops.planhash import plan_hash
 from reconciler.daemon.policy import Choice
-from reconciler.events import CommitInfo
+from reconciler.chatops.planhash import image_changes
+from reconciler.events import CommitInfo, ImageChange, ReportEvent, ServiceReport
 from reconciler.log import get_logger
 from reconciler.plan import Plan
 
@@ -101,8 +102,11 @@ class ApprovalGate:
                  members: Callable[[str], Iterable[str]] = lambda group: (),
                  email_of: Callable[[str], str | None] = lambda user: None,
                  commit_meta: Callable[[str], tuple[str, str]] = lambda sha: ("", ""),
-                 wake: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.time) -> None:
+                 wake: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.time,
+                 announce: Callable[[ReportEvent], None] | None = None) -> None:
         self.store, self.messenger, self.audit = store, messenger, audit
+        #: Without a Slack bot to post the request (with buttons), the notifier announces it instead.
+        self.announce = announce
         self.members, self.email_of, self.commit_meta = members, email_of, commit_meta
         self.wake, self.clock = wake, clock
         self._lock = threading.Lock()
@@ -155,7 +159,11 @@ class ApprovalGate:
 
     def _request(self, env: str, commit: CommitInfo, digest: str, group: list[Choice]) -> None:
         policy = combined_policy(c.plan.policy.approval for c in group if c.plan.policy.approval)
-        email, message = self.commit_meta(commit.sha)
+        try:
+            email, message = self.commit_meta(commit.sha)
+        except Exception as exc:  # noqa: BLE001 - without them the author check falls back to the trailer-less case
+            log.warning("commit_meta_unreadable", commit=commit.short, error=str(exc))
+            email, message = "", ""
         now = self.clock()
         req = ApprovalRequest(environment=env, commit=commit.sha, plan_hash=digest, requested_at=now,
                               expires_at=now + policy.lifetime_seconds, count=policy.count,
@@ -170,6 +178,12 @@ class ApprovalGate:
                     req = req.with_(channel=ref[0], ts=ref[1])
             except Exception as exc:  # noqa: BLE001 - the request stands (CLI/API can approve) even if chat is down
                 log.warning("approval_post_failed", environment=env, error=str(exc))
+        elif self.announce is not None:
+            self.announce(ReportEvent(kind="approval_needed", environment=env, commit=commit, services=tuple(
+                ServiceReport(environment=env, service=c.plan.name, changes=c.plan.drift.changes, status="pending",
+                              images=tuple(ImageChange(i.container, i.old, i.new or "") for i in image_changes(c.plan)),
+                              message=f"approve with `approve {env} {commit.short}`")
+                for c in group)))
         self.store.put(req)
         log.info("approval_requested", environment=env, commit=commit.short, plan_hash=digest[:12],
                  services=[s["service"] for s in req.services])

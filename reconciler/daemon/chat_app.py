@@ -37,7 +37,8 @@ class ChatParts:
         self.gate, self.store, self.audit, self.slack, self.writer = gate, store, audit, slack, writer
 
 
-def chat_parts(cfg: DaemonConfig, table: Any, wakeup: Wakeup, source: GitSource, auth: GitAuth) -> ChatParts:
+def chat_parts(cfg: DaemonConfig, table: Any, wakeup: Wakeup, source: GitSource, auth: GitAuth,
+               announce: Any = None) -> ChatParts:
     """Approval gate, its store, the audit log, Slack and the git writer (docs/chatops.md)."""
     import time
 
@@ -56,7 +57,7 @@ def chat_parts(cfg: DaemonConfig, table: Any, wakeup: Wakeup, source: GitSource,
     store = ApprovalStore(table if table is not None else MemoryKeyValue(), cfg.instance)
     gate = ApprovalGate(store, slack if slack.can_post else None, audit, members=slack.members,
                         email_of=slack.email_of, commit_meta=source.commit_meta,
-                        wake=lambda: wakeup.notify("drift"))
+                        wake=lambda: wakeup.notify("drift"), announce=announce)
     writer = GitWriter(cfg.git_url, Path(cfg.cache_dir), branch=cfg.git_branch, auth=auth,
                        subdir=cfg.git_path, timeout=cfg.git_timeout, author_name=cfg.git_author_name,
                        author_email=cfg.git_author_email)

@@ -130,3 +130,16 @@ def test_pause_from_chat_holds_applies() -> None:
     assert kinds(w.hold("a" * 40))["staging/api"] == "paused"
     w.gate.store.set_paused("staging", "api", None)
     assert kinds(w.hold("a" * 40))["staging/api"] == "apply"
+
+
+def test_without_a_slack_bot_the_notifier_announces_the_request() -> None:
+    w = World()
+    events: list[Any] = []
+    w.gate = ApprovalGate(ApprovalStore(w.kv, "ecs-reconciler"), None, w.audit, announce=events.append,
+                          commit_meta=lambda sha: (_ for _ in ()).throw(RuntimeError("gone")), clock=lambda: w.now)
+    w.hold("a" * 40)
+    w.hold("a" * 40)
+    [event] = events
+    assert event.kind == "approval_needed" and event.environment == "production"
+    [svc] = event.services
+    assert svc.service == "web" and svc.images[0].new == "web:1.5.0" and "approve production aaaaaaaa" in svc.message
