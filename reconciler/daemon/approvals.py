@@ -19,9 +19,8 @@ from typing import Any, Protocol
 from reconciler.chatops.approval import ApprovalRequest, Reply, combined_policy, requested_by, summarize
 from reconciler.chatops.audit import AuditLog, AuditRecord
 from reconciler.chatops.permissions import Actor, in_audience
-from reconciler.chatops.planhash import plan_hash
+from reconciler.chatops.planhash import image_changes, plan_hash
 from reconciler.daemon.policy import Choice
-from reconciler.chatops.planhash import image_changes
 from reconciler.events import CommitInfo, ImageChange, ReportEvent, ServiceReport
 from reconciler.log import get_logger
 from reconciler.plan import Plan
