@@ -2,8 +2,9 @@
 
 Loading (line-tracking YAML, schema and rule checks for every service) was over
 half of a no-op cycle's CPU; the drift scan re-ran it every time although git
-had not moved. Only the newest few commits are kept (memory stays bounded);
-a failed load is not cached, so the next cycle tries again.
+had not moved. Only the newest few commits are kept (memory stays bounded).
+A failed load is cached too: the same commit fails the same way, and re-parsing
+a hostile file every cycle is exactly the stall it must not cause.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class DesiredCache:
         if keep < 1:
             raise ValueError("keep must be at least 1")
         self._loader, self._keep = loader, keep
-        self._entries: collections.OrderedDict[str, DesiredState] = collections.OrderedDict()
+        self._entries: collections.OrderedDict[str, DesiredState | Exception] = collections.OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -32,14 +33,21 @@ class DesiredCache:
             if cached is not None:
                 self._entries.move_to_end(sha)
                 self.hits += 1
+                if isinstance(cached, Exception):
+                    raise cached
                 return cached
-        desired = self._loader(root)  # may raise: nothing is cached then
+        try:
+            desired: DesiredState | Exception = self._loader(root)
+        except Exception as exc:  # noqa: BLE001 - kept and raised again for this commit
+            desired = exc
         with self._lock:
             self.misses += 1
             self._entries[sha] = desired
             self._entries.move_to_end(sha)
             while len(self._entries) > self._keep:
                 self._entries.popitem(last=False)
+        if isinstance(desired, Exception):
+            raise desired
         return desired
 
     def __len__(self) -> int:

@@ -21,6 +21,7 @@ from reconciler.daemon.policy import Choice, ServiceMemory, backoff_delay, decid
 from reconciler.daemon.status import StatusBoard, SyncRecord
 from reconciler.events import CommitInfo, ReportEvent, ReportSink, ServiceReport
 from reconciler.log import get_logger
+from reconciler.manifests import ManifestError
 from reconciler.model import DesiredState, Environment, LiveEnvironment
 from reconciler.plan import Plan, ServicePlan, build_plan
 from reconciler.source.git import GitError, Snapshot
@@ -65,6 +66,7 @@ class CycleResult:
     applied: int = 0
     next_retry_at: float | None = None
     preempted: bool = False     # a drift scan that stepped aside for a pending push
+    crashed: bool = False       # an unexpected exception ended the cycle (reported, then backed off)
 
 
 class RelaySink:
@@ -101,6 +103,8 @@ class Reconciler:
         self.snapshot: Snapshot | None = None
         self.memory: dict[str, ServiceMemory] = {}
         self._degraded: dict[str, str] = {}
+        self._degraded_signature: dict[str, str] = {}
+        self._crashes = 0
         self._invalid_reported: str | None = None
         self._follow_on_next_apply = True
         #: Approval gates (reconciler.daemon.approvals.ApprovalGate.hold): hold gated changes until approved.
@@ -119,9 +123,12 @@ class Reconciler:
         except Exception as exc:  # noqa: BLE001 - reporting never breaks reconciling
             log.warning("report_sink_failed", kind=event.kind, error=str(exc))
 
-    def _degrade(self, key: str, reason: str, detail: str) -> None:
-        if self._degraded.get(key) != reason:
+    def _degrade(self, key: str, reason: str, detail: str, signature: str | None = None) -> None:
+        """Report a degradation once: again only when its reason (or `signature`, e.g. the commit) changes."""
+        signature = f"{reason}|{signature or ''}"
+        if self._degraded_signature.get(key) != signature:
             self._degraded[key] = reason
+            self._degraded_signature[key] = signature
             log.warning("reconciler_degraded", reason=reason, error=detail)
             self._emit(ReportEvent(kind="reconciler_degraded", reason=reason, extra={"error": detail},
                                    commit=self.snapshot.commit if self.snapshot else None))
@@ -129,6 +136,7 @@ class Reconciler:
 
     def _recover(self, key: str) -> None:
         reason = self._degraded.pop(key, None)
+        self._degraded_signature.pop(key, None)
         if reason is not None:
             log.info("reconciler_recovered", reason=reason)
             self._emit(ReportEvent(kind="reconciler_recovered", reason=reason,
@@ -142,9 +150,10 @@ class Reconciler:
         kind = "full" if full else "head"
         try:
             result = self._cycle(full)
-        except Exception:
-            self.metrics.cycles.labels(kind, "error").inc()
-            raise
+        except Exception as exc:  # noqa: BLE001 - the one catch: reported once, then backed off
+            return self._crashed(kind, exc)
+        self._crashes = 0
+        self._recover("cycle")
         kind = "full" if result.full else "head"
         self.metrics.cycle_duration.labels(kind).observe(time.monotonic() - started)
         self.metrics.cycles.labels(kind, "ok" if result.ok else "error").inc()
@@ -157,6 +166,19 @@ class Reconciler:
             self.board.set_daemon(lastSuccessfulCycleAt=_iso(now))
         return result
 
+    def _crashed(self, kind: str, exc: Exception) -> CycleResult:
+        """An unexpected failure: logged with its traceback, reported once, retried after a backoff
+        (never at once: a deterministic crash would otherwise spin and hammer git)."""
+        self.metrics.cycles.labels(kind, "error").inc()
+        self._crashes += 1
+        log.error("cycle_crashed", consecutive=self._crashes, exc_info=exc)
+        sha = self.snapshot.sha if self.snapshot else None
+        self._degrade("cycle", "reconcile cycle failed", f"{exc.__class__.__name__}: {exc}", signature=sha)
+        now = self.clock()
+        self.board.set_daemon(cycles=self.board.daemon["cycles"] + 1, lastCycleAt=_iso(now))
+        delay = backoff_delay(self._crashes, self.settings.backoff_base, self.settings.backoff_max)
+        return CycleResult(full=False, ok=False, commit=sha, crashed=True, next_retry_at=now + delay)
+
     def _cycle(self, full: bool) -> CycleResult:
         previous = self.snapshot
         try:
@@ -167,7 +189,8 @@ class Reconciler:
             self._recover("git")
         except GitError as exc:
             self.metrics.git_checks.labels("error").inc()
-            self._degrade("git", "git unreachable", str(exc))
+            reason = "commit unusable" if exc.operation in ("archive", "show") else "git unreachable"
+            self._degrade("git", reason, str(exc))
             if previous is None or not full:
                 return CycleResult(full=False, ok=False, commit=previous.sha if previous else None)
             snapshot = previous  # keep checking drift against the last known commit
@@ -200,7 +223,9 @@ class Reconciler:
             desired = replace(self.desired_cache.load(sha, snapshot.root), commit=sha)
         except Exception as exc:  # noqa: BLE001 - e.g. the configured path is missing at this commit
             # Never treated as "git declares nothing": no plan, so nothing can be pruned.
-            self._degrade("manifests", "manifest repository unreadable", str(exc))
+            if not isinstance(exc, ManifestError):  # a bug or an unexpected input: keep the traceback
+                log.error("manifest_load_crashed", exc_info=exc)
+            self._degrade("manifests", "manifest repository unreadable", str(exc), signature=sha)
             return CycleResult(full=True, ok=False, commit=sha, git_moved=git_moved)
         self._recover("manifests")
         self._report_issues(desired, snapshot.commit)

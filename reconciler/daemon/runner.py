@@ -37,7 +37,8 @@ class Daemon:
                  shutdown_timeout: float = 20.0, services: tuple[Service, ...] = (),
                  on_cycle: Callable[[CycleResult, float], None] = lambda r, started: None,
                  close: Callable[[float], Any] = lambda timeout: None,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 unready_after: int = 5) -> None:
         self.reconciler, self.wakeup, self.leadership = reconciler, wakeup, leadership
         self.poll_interval, self.poll_jitter, self.drift_interval = poll_interval, poll_jitter, drift_interval
         self.shutdown_timeout = shutdown_timeout
@@ -47,6 +48,9 @@ class Daemon:
         self.rng = rng or random.Random()
         self._stop = threading.Event()
         self._completed_cycle = False
+        #: /readyz answers 503 once this many cycles in a row failed (crashed or could not read git/AWS).
+        self.unready_after = unready_after
+        self.failed_cycles = 0
         self._loop: threading.Thread | None = None
         reconciler.interrupted = self.push_pending
 
@@ -67,6 +71,8 @@ class Daemon:
             return False, "no reconcile cycle completed yet"
         if not self.leadership.contact_ok:
             return False, "lease table unreachable"
+        if self.failed_cycles >= self.unready_after:
+            return False, f"{self.failed_cycles} reconcile cycles failed in a row"
         return True, "leader" if self.leadership.is_leader() else "standby"
 
     def request_stop(self, *_: Any) -> None:
@@ -91,18 +97,18 @@ class Daemon:
             now = self.clock()
             full = now >= next_full or bool(FULL_REASONS.intersection(reasons))
             started = time.monotonic()
-            try:
-                result = self.reconciler.cycle(full=full)
-            except Exception:  # noqa: BLE001 - one bad cycle must not kill the daemon
-                log.exception("cycle_crashed")
-                result = None
-            if result is not None:
-                if result.full:
-                    next_full = now + self.drift_interval
-                    self._completed_cycle = True
-                next_retry = result.next_retry_at
-                self.on_cycle(result, started)
+            result = self.reconciler.cycle(full=full)  # never raises: the cycle catches and reports
+            self.failed_cycles = 0 if result.ok else self.failed_cycles + 1
+            if result.full:
+                next_full = now + self.drift_interval
+                self._completed_cycle = True
+            next_retry = result.next_retry_at
             next_poll = self._next_poll()
+            if result.crashed and result.next_retry_at is not None:
+                # Backed off: neither the poll nor a due drift scan retries before the delay.
+                next_poll = next_full = max(next_full, result.next_retry_at)
+                next_retry = None
+            self.on_cycle(result, started)
 
     # -- process lifetime --------------------------------------------------------------------
     def run(self) -> int:

@@ -5,18 +5,35 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.manifests.issues import FileIssues
+from reconciler.manifests.paths import escapes_root
 from reconciler.manifests.yamlsource import ParseFailure, parse_text
 from reconciler.model import Issue
 
 
-def read_document(path: Path, display: str) -> tuple[Any, FileIssues]:
+#: Our choice: far above any real manifest (AWS caps a task definition at 64 KiB), far below what
+#: would stall the loop or exhaust a small task's memory.
+MAX_FILE_BYTES = 1024 * 1024
+
+
+def read_document(path: Path, display: str, root: Path | None = None) -> tuple[Any, FileIssues]:
     """Parse `path` (YAML, or JSON by suffix); data is None when unusable.
 
-    The returned sink carries the line map, so later checks can locate paths.
+    The returned sink carries the line map, so later checks can locate paths. With `root`,
+    a file that is a symlink resolving outside it is refused, never read.
     """
     sink = FileIssues(display)
+    if root is not None and escapes_root(root, path):
+        sink.error((), "symlink points outside the repository; not read")
+        return None, sink
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            line = raw[:MAX_FILE_BYTES].count(b"\n") + 1
+            sink.issues.append(_at_line(display, line, f"file is larger than {MAX_FILE_BYTES // 1024} KiB "
+                                                       "(the limit for one manifest); not parsed"))
+            return None, sink
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         sink.error((), f"cannot read file: {exc.__class__.__name__}: {exc}")
         return None, sink

@@ -7,6 +7,7 @@ so prune never deletes it, and its neighbours still load.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class _Loader:
         if path is None:
             self.issues.append(Issue(self.rel(env_dir / ENV_FILES[0]), None, "", "missing environment.yaml"))
             return None
-        data, sink = read_document(path, self.rel(path))
+        data, sink = read_document(path, self.rel(path), self.root)
         mapping = expect_mapping(data, sink, "environment settings")
         environment = read_environment(env_dir.name, mapping, sink) if mapping is not None else None
         self.issues.extend(sink.issues)
@@ -98,7 +99,7 @@ class _Loader:
         if path is None:
             self._broken(key, Issue(self.rel(svc_dir / SERVICE_FILES[0]), None, "", "missing service.yaml"))
             return
-        data, sink = read_document(path, self.rel(path))
+        data, sink = read_document(path, self.rel(path), self.root)
         mapping = expect_mapping(data, sink, "CreateService fields and a gitops block")
         if mapping is None:
             self._broken(key, *sink.issues)
@@ -138,7 +139,7 @@ class _Loader:
             if escapes_root(self.root, path):
                 sink.error((), f"{path.name} resolves outside the repository (symlink)")
                 return None, None, ""
-        data, td_sink = read_document(path, self.rel(path))
+        data, td_sink = read_document(path, self.rel(path), self.root)
         taskdef, inner = read_task_definition(data, td_sink, fargate=doc.runs_on_fargate())
         return taskdef, inner, self.rel(path)
 
@@ -218,6 +219,11 @@ def load_repository(root: str | Path, *, env: str | None = None, service: str | 
         loader.load_environment_dir(loader.root / ENVIRONMENTS_DIR / env_dir.name)
     loader.cross_check()
     services, issues, broken = loader.finish()
+    # Links nothing reads are refused too (`validate` must not call them valid); those the
+    # loader already refused while reading are not named twice.
+    named = {i.file for i in issues} | {i.file.rpartition("/")[0] for i in issues if "outside the repository" in i.reason}
+    issues += [Issue(link, None, "", "symlink points outside the repository; refused")
+               for link in outside_links(loader.root) if not {link, link.rpartition("/")[0]} & named]
     return _narrow(loader.environments, services, issues, broken, env, service)
 
 
@@ -243,6 +249,18 @@ def _narrow(environments: dict[str, Environment], services: list[ServiceSpec], i
         issues=tuple(sorted((i for i in issues if wanted_issue(i)), key=issue_order)),
         broken_services=frozenset(k for k in broken if wanted_key(k)),
     )
+
+
+def outside_links(root: Path) -> list[str]:
+    """Every symlink under `root` that resolves outside it (relative paths), whatever reads it."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() and escapes_root(root, path):
+                found.append(path.relative_to(root).as_posix())
+    return sorted(found)
 
 
 def issue_order(issue: Issue) -> tuple[str, int]:

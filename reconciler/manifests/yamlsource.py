@@ -15,6 +15,11 @@ PathToken = str | int
 JsonPath = tuple[PathToken, ...]
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# Bounds against alias bombs ("billion laughs": 700 bytes expanding to gigabytes). Our choice:
+# a hand-written manifest needs a few dozen aliases and a few thousand values at most.
+MAX_ALIASES = 200
+MAX_NODES = 200_000   # values after alias expansion
+MAX_DEPTH = 100
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
@@ -34,6 +39,16 @@ class LineLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.lines: dict[JsonPath, int] = {}
         self.duplicates: list[tuple[JsonPath, int]] = []
+        self._aliases = 0
+        self._nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_ALIASES} aliases (*name)",
+                                                  self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
     def load_with_lines(self) -> Any:
         try:
@@ -43,6 +58,11 @@ class LineLoader(yaml.SafeLoader):
             self.dispose()
 
     def _build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self._nodes += 1
+        if self._nodes > MAX_NODES or len(path) > MAX_DEPTH:
+            what = f"nested deeper than {MAX_DEPTH} levels" if len(path) > MAX_DEPTH else \
+                f"more than {MAX_NODES} values once aliases are expanded"
+            raise yaml.composer.ComposerError(None, None, what, node.start_mark)
         if path:  # the root has no line of its own: root-level issues name just the file
             self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:

@@ -70,6 +70,11 @@ class GitSource:
                  commit_url_template: str | None = None, keep_snapshots: int = 3,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         clean, user, password = split_credentials(url)
+        if user and not password:
+            # `https://TOKEN@host/repo.git`: the user part is the token (GitHub's documented form).
+            # It is used as the password of user `x-access-token` (GitHub's convention; GitLab
+            # takes any user with a token), never dropped and never logged.
+            user, password = "x-access-token", user
         if password:
             # A token pasted into the URL is moved to the askpass helper, never stored.
             register_secret(password)
@@ -201,24 +206,31 @@ class GitSource:
 
     # -- helpers -----------------------------------------------------------------
     def _export(self, sha: str, target: Path) -> None:
+        """Write the tree of `sha` into `target`; any failure is a GitError (the cycle reports it).
+
+        An empty tree (a force-pushed empty branch) exports as an empty directory: the loader
+        then says the manifests are missing, and nothing is pruned."""
         repo = self._ensure_repo()
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".tmp-{sha[:12]}-{uuid.uuid4().hex[:8]}"
+        empty = not self._git("ls-tree", sha).strip()  # tarfile cannot open git's archive of nothing
         try:
+            staging.mkdir()
             with tempfile.TemporaryFile(dir=target.parent) as archive:
-                try:
-                    repo.archive(archive, sha, format="tar")
-                except git.GitCommandError as exc:
-                    raise GitError("archive", _stderr(exc)) from None
-                archive.seek(0)
-                with tarfile.open(fileobj=archive, mode="r:") as tar:
-                    tar.extractall(staging, filter="data")
-            staging.mkdir(exist_ok=True)  # an empty tree still yields a directory
+                if not empty:
+                    try:
+                        repo.archive(archive, sha, format="tar", kill_after_timeout=self.timeout)
+                    except git.GitCommandError as exc:
+                        raise GitError("archive", _stderr(exc)) from None
+                    archive.seek(0)
+                    _extract(archive, staging)
             try:
                 os.rename(staging, target)
             except OSError:
                 if not target.is_dir():
                     raise
+        except OSError as exc:
+            raise GitError("archive", f"cannot write the snapshot: {exc}") from None
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -230,3 +242,29 @@ class GitSource:
         for old in snaps[self.keep_snapshots:]:
             if old != keep:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _extract(archive: Any, staging: Path) -> None:
+    """Extract a `git archive` tar into `staging` with tarfile's `data` filter (Python >= 3.11.4).
+
+    A symlink pointing outside the tree is kept as a link, not followed: the manifest loader
+    refuses such links with `file: reason` (the same rule `validate` applies to a checkout), so
+    one bad link breaks only what reads it. Writing through it stays impossible: the filter
+    resolves every later member's real path and refuses any that lands outside `staging`.
+    """
+    def keep_outside_links(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        try:
+            return tarfile.data_filter(member, dest)
+        except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+            if not member.issym():
+                log.warning("snapshot_link_refused", path=member.name)
+                return None  # a hard link to an outside file is never materialised
+            log.warning("snapshot_symlink_outside", path=member.name)
+            return member
+
+    try:
+        with tarfile.open(fileobj=archive, mode="r:") as tar:
+            tar.extractall(staging, filter=keep_outside_links)
+    except (tarfile.TarError, ValueError) as exc:
+        raise GitError("archive", f"unreadable export: {exc.__class__.__name__}: {exc}") from None
+

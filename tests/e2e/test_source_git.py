@@ -89,3 +89,38 @@ def test_token_in_url_is_moved_out_and_redacted(tmp_path: Path) -> None:
             src.remote_head()  # wrong password: authentication fails
         assert token not in str(err.value)
         assert token not in (tmp_path / "cache" / "repo" / ".git" / "config").read_text()
+
+
+def test_user_only_token_in_url_is_used_for_authentication(tmp_path: Path) -> None:
+    token = "ghp_UserOnlyTokenValue4242"
+    with GitHttpServer(tmp_path / "srv", username="x-access-token", password=token) as server:
+        repo = ManifestRepo.create(tmp_path / "srv", "m.git", tmp_path / "work").write("a", "a")
+        sha = repo.commit("c")
+        src = GitSource(server.url("m.git").replace("http://", f"http://{token}@"), tmp_path / "cache")
+        assert token not in src.url
+        assert src.resolve().sha == sha  # authenticated with the token, not silently anonymous
+        assert token not in (tmp_path / "cache" / "repo" / ".git" / "config").read_text()
+
+
+def test_force_pushed_empty_tree_exports_an_empty_snapshot(served, tmp_path: Path) -> None:
+    server, repo = served
+    src = GitSource(server.url("manifests"), tmp_path / "cache", subdir="envs")
+    src.resolve()
+    repo.remove("envs")
+    empty = repo.commit("delete everything")
+    snap = src.resolve()
+    assert snap.sha == empty and not snap.root.exists()  # no crash; the loader reports the missing path
+
+
+def test_symlinks_leaving_the_tree_are_kept_as_links_never_followed(served, tmp_path: Path) -> None:
+    server, repo = served
+    (repo.work / "envs" / "hosts").symlink_to("/etc/hosts")
+    (repo.work / "envs" / "up").symlink_to("../../..")
+    (repo.work / "envs" / "inside").symlink_to("a.yaml")
+    repo.write("envs/b.yaml", "two: 2\n")
+    sha = repo.commit("links out of the repository")
+    snap = GitSource(server.url("manifests"), tmp_path / "cache", subdir="envs").resolve()
+    assert snap.sha == sha
+    assert (snap.root / "b.yaml").read_text() == "two: 2\n"  # the rest of the tree is there
+    assert (snap.root / "inside").read_text() == "one: 1\n"
+    assert (snap.root / "hosts").is_symlink()  # refused by the loader, not by a crash
