@@ -9,7 +9,6 @@ from reconciler.manifests.paths import escapes_root
 from reconciler.manifests.yamlsource import ParseFailure, parse_text
 from reconciler.model import Issue
 
-
 #: Our choice: far above any real manifest (AWS caps a task definition at 64 KiB), far below what
 #: would stall the loop or exhaust a small task's memory.
 MAX_FILE_BYTES = 1024 * 1024
