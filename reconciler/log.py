@@ -16,8 +16,10 @@ import structlog
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
-# Credentials embedded in URLs (https://user:token@host) and Slack webhook paths.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
+# Credentials embedded in URLs (https://user:token@host, and https://token@host: for http(s)
+# the user part alone is a token as often as a name) and Slack webhook paths.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@"
+                              r"|(?P<http>https?://)[^/@\s:]+@")
 _SLACK_HOOK = re.compile(r"https://hooks\.slack\.com/[A-Za-z0-9/_-]+")
 REDACTED = "***"
 
@@ -38,7 +40,7 @@ def redact(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    text = _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    text = _URL_CREDENTIALS.sub(lambda m: (m.group("scheme") or m.group("http")) + REDACTED + "@", text)
     return _SLACK_HOOK.sub("https://hooks.slack.com/" + REDACTED, text)
 
 
@@ -76,6 +78,33 @@ def configure(*, json: bool = False, level: str = "info", stream: Any = None) ->
         logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+    _route_stdlib_logging(level)
+
+
+class StructlogHandler(logging.Handler):
+    """Sends stdlib `logging` records (botocore, urllib3, GitPython, http.server) through structlog,
+    so they get the same format and the same secret redaction as our own events."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed %-format must not lose the record
+            message = str(record.msg)
+        log = structlog.get_logger(record.name)
+        method = getattr(log, record.levelname.lower(), log.warning)
+        method("stdlib_log", logger=record.name, message=message,
+               **({"exc_info": record.exc_info} if record.exc_info else {}))
+
+
+def _route_stdlib_logging(level: str) -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, StructlogHandler)]:
+        root.removeHandler(handler)
+    root.addHandler(StructlogHandler())
+    # Libraries log at INFO/DEBUG freely (botocore's credential lookups, urllib3's retries):
+    # only their warnings and errors are ours to see, unless the daemon runs at debug.
+    root.setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+    logging.captureWarnings(True)
 
 
 def get_logger(name: str | None = None) -> Any:

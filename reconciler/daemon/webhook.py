@@ -7,6 +7,7 @@ for events we ignore on purpose (GitLab permanently disables hooks that get
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from reconciler.source.hooks import (
 )
 
 log = get_logger(__name__)
+_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -45,22 +47,35 @@ class WebhookReceiver:
     def enabled(self) -> bool:
         return bool(self._gitlab_token or self._github_secret)
 
-    def handle(self, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
+    def precheck(self, headers: Mapping[str, str]) -> WebhookResponse | None:
+        """Everything that can be refused from the headers alone, before the body is read: an
+        unknown sender, a wrong GitLab token, a missing or malformed GitHub signature."""
         provider = detect_provider(headers)
         if provider == "gitlab" and self._gitlab_token:
             if not verify_gitlab_token(headers, self._gitlab_token):
                 log.warning("webhook_rejected", provider=provider, reason="bad token")
                 return WebhookResponse(401, {"error": "invalid token"})
-        elif provider == "github" and self._github_secret:
-            if not verify_github_signature(headers, body, self._github_secret):
-                log.warning("webhook_rejected", provider=provider, reason="bad signature")
+            return None
+        if provider == "github" and self._github_secret:
+            given = {k.lower(): v for k, v in headers.items()}.get("x-hub-signature-256", "")
+            if not _SIGNATURE.fullmatch(given):
+                log.warning("webhook_rejected", provider=provider, reason="no signature")
                 return WebhookResponse(401, {"error": "invalid signature"})
-        else:
-            return WebhookResponse(404, {"error": "no webhook configured for this sender"})
+            return None
+        return WebhookResponse(404, {"error": "no webhook configured for this sender"})
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
+        refused = self.precheck(headers)
+        if refused is not None:
+            return refused
+        provider = detect_provider(headers)
+        if provider == "github" and not verify_github_signature(headers, body, self._github_secret or ""):
+            log.warning("webhook_rejected", provider=provider, reason="bad signature")
+            return WebhookResponse(401, {"error": "invalid signature"})
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return WebhookResponse(400, {"error": "body is not JSON"})
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
+            return WebhookResponse(400, {"error": "body is not JSON (or nested too deeply)"})
         if not isinstance(payload, dict):
             return WebhookResponse(400, {"error": "body is not a JSON object"})
         try:
