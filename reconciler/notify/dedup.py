@@ -8,7 +8,10 @@ restart does not re-send everything.
 """
 from __future__ import annotations
 
+import collections
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -26,21 +29,35 @@ class DedupStore(Protocol):
 
 
 class InMemoryDedupStore:
-    def __init__(self) -> None:
-        self._keys: set[str] = set()
+    """Bounded in size and age (single-replica mode runs for months): the oldest keys go first.
+    Forgetting a key at worst repeats one old report; growing forever ends the process."""
+
+    def __init__(self, max_keys: int = 10_000, max_age: float = 7 * 24 * 3600,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._keys: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._lock = threading.Lock()
+        self._max_keys, self._max_age, self._clock = max_keys, max_age, clock
+
+    def _expire(self) -> None:
+        horizon = self._clock() - self._max_age
+        while self._keys and (len(self._keys) > self._max_keys or next(iter(self._keys.values())) < horizon):
+            self._keys.popitem(last=False)
 
     def seen(self, key: str) -> bool:
         with self._lock:
+            self._expire()
             return key in self._keys
 
     def remember(self, key: str) -> None:
         with self._lock:
-            self._keys.add(key)
+            self._keys[key] = self._clock()
+            self._keys.move_to_end(key)
+            self._expire()
 
     def forget(self, prefix: str) -> None:
         with self._lock:
-            self._keys = {k for k in self._keys if not k.startswith(prefix)}
+            for key in [k for k in self._keys if k.startswith(prefix)]:
+                del self._keys[key]
 
     def __len__(self) -> int:
         with self._lock:

@@ -1,8 +1,10 @@
 """The Notifier: a ReportSink that never blocks reconciling.
 
 `emit` only puts the event on a bounded queue; one worker thread deduplicates,
-routes, renders and delivers, retrying 5xx/network errors with exponential
-backoff and honouring 429 `Retry-After`. What cannot be delivered (queue full,
+routes and batches, and hands each delivery to its destination's own worker
+(a lane), which renders and delivers, retrying 5xx/network errors with
+exponential backoff and honouring 429 `Retry-After`: a slow or rate-limited
+Slack holds back only its own messages, never another destination's. What cannot be delivered (queue full,
 retries exhausted) is dropped, counted and logged, without secrets.
 """
 from __future__ import annotations
@@ -99,6 +101,8 @@ class Notifier:
         self._pending = 0
         self._closed = False
         self._abort = threading.Event()  # set when close() gives up: stop waiting, drop the rest
+        self._queue_size = max(1, queue_size)
+        self._lanes: dict[str, _Lane] = {}
         self._worker = threading.Thread(target=self._run, name="notify-worker", daemon=True)
         self._worker.start()
 
@@ -145,6 +149,8 @@ class Notifier:
         except queue.Full:
             pass
         self._worker.join(timeout=1.0)
+        for lane in list(self._lanes.values()):
+            lane.stop()
         return drained
 
     # -- worker side ---------------------------------------------------------
@@ -225,18 +231,34 @@ class Notifier:
 
     def _dispatch(self, event: ReportEvent, keys: list[str]) -> None:
         targets = route(self._routes, event)
-        delivered = [self._deliver(name, ev) for name, ev in targets]
-        if targets and not any(delivered):
-            for key in keys:
-                try:  # nobody heard it: let the next cycle report this state again
-                    self._dedup.forget(key)
-                except Exception:
-                    pass
+        if not targets:
+            return
+        ticket = _Ticket(len(targets), lambda: self._forget(keys))
+        for name, ev in targets:
+            lane = self._lanes.get(name)
+            if lane is None:
+                lane = self._lanes[name] = _Lane(name, self._deliver, self._queue_size)
+            with self._idle:
+                self._pending += 1
+            if not lane.put(ev, lambda ok: (ticket.finish(ok), self._done())):
+                self._done()
+                self._drop("queue_full", name, ev)
+                ticket.finish(False)
+
+    def _forget(self, keys: list[str]) -> None:
+        for key in keys:
+            try:  # nobody heard it: let the next cycle report this state again
+                self._dedup.forget(key)
+            except Exception:
+                pass
 
     def _deliver(self, name: str, event: ReportEvent) -> bool:
         dest = self._destinations.get(name)
         if dest is None:
             self._drop("delivery_failed", name, event, "unknown destination")
+            return False
+        if self._abort.is_set():
+            self._drop("closed", name, event)
             return False
         error = DeliveryError("not attempted", retryable=False)
         for attempt in range(1, self._retry.max_attempts + 1):
@@ -268,3 +290,57 @@ class Notifier:
                 self._on_drop(reason, destination)
             except Exception:
                 pass
+
+
+class _Ticket:
+    """One event's deliveries to all its destinations: calls `none_delivered` if every one failed."""
+
+    def __init__(self, count: int, none_delivered: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._left, self._delivered, self._none_delivered = count, False, none_delivered
+
+    def finish(self, ok: bool) -> None:
+        with self._lock:
+            self._left -= 1
+            self._delivered = self._delivered or ok
+            last = self._left == 0 and not self._delivered
+        if last:
+            self._none_delivered()
+
+
+class _Lane:
+    """One destination's bounded queue and worker thread, in order."""
+
+    def __init__(self, name: str, deliver: Callable[[str, ReportEvent], bool], size: int) -> None:
+        self.name, self._deliver = name, deliver
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=size)
+        self._thread = threading.Thread(target=self._run, name=f"notify-{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, event: ReportEvent, done: Callable[[bool], object]) -> bool:
+        try:
+            self._queue.put_nowait((event, done))
+            return True
+        except queue.Full:
+            return False
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            event, done = item  # type: ignore[misc]
+            ok = False
+            try:
+                ok = self._deliver(self.name, event)
+            except Exception as exc:  # the lane must survive anything
+                log.error("notify_worker_error", error_type=type(exc).__name__, kind=event.kind)
+            finally:
+                done(ok)
+
+    def stop(self) -> None:
+        try:
+            self._queue.put(_STOP, timeout=1.0)
+        except queue.Full:
+            return
+        self._thread.join(timeout=1.0)

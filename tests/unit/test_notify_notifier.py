@@ -128,6 +128,7 @@ def test_undelivered_state_is_reported_again_next_cycle() -> None:
     rec = Recorder(failures=[DeliveryError("x", retryable=False)])
     n = make(rec)
     n.emit(drift(7))
+    assert n.flush(5)  # deliveries run on the destination's own worker: the next cycle comes later
     n.emit(drift(7))
     assert n.flush(5)
     assert len(rec.events) == 1  # the first was dropped, so its dedup key was forgotten
@@ -195,3 +196,40 @@ def test_broken_hooks_never_raise_into_the_caller(broken: str) -> None:
     n.emit(event("sync_started"))
     assert n.flush(5)
     assert len(rec.events) == (1 if broken == "seen" else 0)
+
+
+def test_a_slow_destination_holds_back_only_its_own_reports() -> None:
+    """One worker per destination: Slack answering 429 with Retry-After (or hanging) does not
+    delay the reports of another destination."""
+    release = threading.Event()
+
+    class Stuck(Recorder):
+        def send(self, ev: ReportEvent) -> None:
+            release.wait(10)
+            super().send(ev)
+
+    slow, fast = Stuck("slow"), Recorder("fast")
+    n = Notifier({"slow": slow, "fast": fast}, [Route(destinations=("slow", "fast"))], retry=FAST)
+    for live in (1, 2, 3):
+        n.emit(drift(live))
+    deadline = threading.Event()
+    for _ in range(100):
+        if len(fast.events) == 3:
+            break
+        deadline.wait(0.02)
+    assert len(fast.events) == 3 and slow.events == []
+    release.set()
+    assert n.flush(5)
+    assert len(slow.events) == 3
+    n.close()
+
+
+def test_in_memory_dedup_store_is_bounded_in_size_and_age() -> None:
+    now = [0.0]
+    store = InMemoryDedupStore(max_keys=100, max_age=3600, clock=lambda: now[0])
+    for i in range(1000):
+        store.remember(f"k{i}")
+    assert len(store) == 100 and store.seen("k999") and not store.seen("k0")
+    now[0] = 3601
+    store.remember("fresh")
+    assert len(store) == 1 and store.seen("fresh")
