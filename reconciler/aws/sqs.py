@@ -31,6 +31,12 @@ class SqsQueue:
                                              WaitTimeSeconds=wait_seconds)
         return [QueueMessage(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in resp.get("Messages", [])]
 
+    def extend(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a message invisible `seconds` longer while its cycle runs ([bc-sqs] ChangeMessageVisibility)."""
+        with translated("sqs", "ChangeMessageVisibility"):
+            self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
+                                                VisibilityTimeout=seconds)
+
     def delete(self, receipt_handle: str) -> None:
         with translated("sqs", "DeleteMessage"):
             self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)

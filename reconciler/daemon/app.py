@@ -139,8 +139,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     def on_cycle(result: Any, started: float) -> None:
         board.set_daemon(leader=leadership.is_leader())
         metrics.leader.set(1 if leadership.is_leader() else 0)
-        if consumer is not None and result.ok:
-            consumer.handled(started)
+        if consumer is not None and result.git_resolved and not (result.crashed or result.preempted):
+            consumer.handled(started)  # the commit was loaded: the messages that announced it are done
 
     def close(timeout: float) -> None:
         if notifier is not None:

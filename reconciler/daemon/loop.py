@@ -67,6 +67,7 @@ class CycleResult:
     next_retry_at: float | None = None
     preempted: bool = False     # a drift scan that stepped aside for a pending push
     crashed: bool = False       # an unexpected exception ended the cycle (reported, then backed off)
+    git_resolved: bool = True   # the branch head was read from git in this cycle
 
 
 class RelaySink:
@@ -192,8 +193,13 @@ class Reconciler:
             reason = "commit unusable" if exc.operation in ("archive", "show") else "git unreachable"
             self._degrade("git", reason, str(exc))
             if previous is None or not full:
-                return CycleResult(full=False, ok=False, commit=previous.sha if previous else None)
-            snapshot = previous  # keep checking drift against the last known commit
+                return CycleResult(full=False, ok=False, commit=previous.sha if previous else None,
+                                   git_resolved=False)
+            # Keep checking drift against the last known commit.
+            return replace(self._scan(previous, previous, full), git_resolved=False)
+        return self._scan(previous, snapshot, full)
+
+    def _scan(self, previous: Snapshot | None, snapshot: Snapshot, full: bool) -> CycleResult:
         self.snapshot = snapshot
         git_moved = previous is None or snapshot.sha != previous.sha
         self.board.set_daemon(commit=_commit_json(snapshot.commit))

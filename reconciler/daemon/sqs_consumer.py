@@ -1,9 +1,12 @@
 """Consumes CodeCommit change events from SQS while this replica is the leader.
 
-A message that names our branch wakes the loop and is deleted only after a
-cycle that started later completed (it was handled); events for other
-branches or repositories are handled by ignoring them and deleted at once;
-unparseable bodies are left for the queue's redrive policy (DLQ).
+A message that names our branch wakes the loop and is deleted once a cycle that
+started after it loaded the branch's commit (it was handled: AWS errors in that
+cycle are the cycle's business, not the message's); until then its visibility is
+extended, so it is not redelivered while the cycle runs, and a redelivery of the
+same message id is recognised, not queued twice. Events for other branches or
+repositories are handled by ignoring them and deleted at once; unparseable
+bodies are left for the queue's redrive policy (DLQ).
 """
 from __future__ import annotations
 
@@ -27,15 +30,20 @@ class Queue(Protocol):
 
     def delete(self, receipt_handle: str) -> None: ...
 
+    def extend(self, receipt_handle: str, seconds: int) -> None: ...
+
 
 class SqsConsumer:
     def __init__(self, queue: Queue, wakeup: Wakeup, branch: str, metrics: Metrics, *,
                  repository: str | None = None, wait_seconds: int = 20,
-                 is_leader: Callable[[], bool] = lambda: True, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 is_leader: Callable[[], bool] = lambda: True, monotonic: Callable[[], float] = time.monotonic,
+                 visibility_seconds: int = 120) -> None:
         self.queue, self.wakeup, self.branch, self.metrics = queue, wakeup, branch, metrics
         self.repository, self.wait_seconds = repository, wait_seconds
         self.is_leader, self._monotonic = is_leader, monotonic
-        self._pending: list[tuple[float, QueueMessage]] = []
+        self._pending: dict[str, tuple[float, QueueMessage]] = {}  # message id -> (received, latest copy)
+        self.visibility_seconds = visibility_seconds
+        self._extended_at = monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,7 +66,12 @@ class SqsConsumer:
                 self._delete(msg, "ignored")
                 continue
             with self._lock:
-                self._pending.append((self._monotonic(), msg))
+                known = self._pending.get(msg.message_id)
+                # A redelivery carries a new receipt handle (the old one no longer deletes it).
+                self._pending[msg.message_id] = (known[0] if known else self._monotonic(), msg)
+            if known is not None:
+                self.metrics.sqs_messages.labels("redelivered").inc()
+                continue
             for hint in relevant:
                 log.info("codecommit_push", commit=hint.after, repository=hint.repository)
                 self.wakeup.notify("sqs", hint)
@@ -68,10 +81,21 @@ class SqsConsumer:
     def handled(self, cycle_started: float) -> None:
         """A cycle that started at `cycle_started` (monotonic) completed: earlier messages are done."""
         with self._lock:
-            done = [m for t, m in self._pending if t <= cycle_started]
-            self._pending = [(t, m) for t, m in self._pending if t > cycle_started]
+            done = [m for t, m in self._pending.values() if t <= cycle_started]
+            for msg in done:
+                del self._pending[msg.message_id]
         for msg in done:
             self._delete(msg, "handled")
+
+    def extend_pending(self) -> None:
+        """Push back the visibility timeout of messages still waiting for their cycle."""
+        with self._lock:
+            pending = [m for _, m in self._pending.values()]
+        for msg in pending:
+            try:
+                self.queue.extend(msg.receipt_handle, self.visibility_seconds)
+            except AwsError as exc:  # redelivered later and recognised by its id: harmless
+                log.warning("sqs_extend_failed", message_id=msg.message_id, error=str(exc))
 
     def _delete(self, msg: QueueMessage, outcome: str) -> None:
         try:
@@ -90,6 +114,9 @@ class SqsConsumer:
                 self._stop.wait(1.0)
                 continue
             try:
+                if self._monotonic() - self._extended_at >= self.visibility_seconds / 3:
+                    self._extended_at = self._monotonic()
+                    self.extend_pending()
                 self.poll_once()
             except AwsError as exc:
                 log.warning("sqs_unreachable", error=str(exc))
