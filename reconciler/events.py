@@ -23,6 +23,7 @@ EventKind = Literal[
     "approval_needed",
     "reconciler_degraded",
     "reconciler_recovered",
+    "service_unmanaged",
 ]
 #: Every kind, for configuration checks (notify routes) and tests: derived from the Literal,
 #: so a new kind is known everywhere at once.

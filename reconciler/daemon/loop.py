@@ -70,15 +70,28 @@ class CycleResult:
     git_resolved: bool = True   # the branch head was read from git in this cycle
 
 
+#: Reports of a retried deployment that say nothing new when the commit failed before.
+RETRY_QUIET = frozenset({"sync_started", "sync_failed", "sync_rolled_back"})
+
+
 class RelaySink:
     """The applier's sink: marks self-heal re-syncs of an already-synced commit with their own
-    dedup key, so the notifier reports them instead of taking them for the first sync."""
+    dedup key, so the notifier reports them instead of taking them for the first sync; and keeps
+    backoff retries of a commit that already failed quiet (one report per failed commit: only a
+    success, or a newer commit, is news)."""
 
     def __init__(self, target: ReportSink) -> None:
         self.target = target
         self.self_heal: dict[str, str] = {}
+        self.retrying: set[str] = set()
 
     def emit(self, event: ReportEvent) -> None:
+        if event.kind in RETRY_QUIET and self.retrying:
+            kept = tuple(s for s in event.services if f"{s.environment}/{s.service}" not in self.retrying)
+            if not kept:
+                log.info("retry_report_suppressed", kind=event.kind)
+                return
+            event = replace(event, services=kept)
         keys = {f"{s.environment}/{s.service}" for s in event.services}
         marks = sorted(self.self_heal[k] for k in keys if k in self.self_heal)
         if marks:
@@ -268,6 +281,7 @@ class Reconciler:
         if self.is_leader() and not self.stopping():
             applied = self._apply(plan, desired, choices, snapshot.commit)
         keys = {sp.key for sp in plan.services}
+        self._report_unmanaged(keys, snapshot.commit)
         self.board.retain(keys)
         self.memory = {k: v for k, v in self.memory.items() if k in keys}
         self.metrics.set_service_counts(*self.board.counts())
@@ -325,6 +339,19 @@ class Reconciler:
             elif sp.action == "in-sync" and memory.drift_signature is not None:
                 self._resolve_drift(sp.environment, sp.name, commit, memory)
 
+    def _report_unmanaged(self, keys: set[str], commit: CommitInfo) -> None:
+        """Services that left git with their environment (and are no longer read from AWS): say so
+        once, instead of letting them vanish from /status and /metrics without a word."""
+        gone: dict[str, list[str]] = {}
+        for key in sorted(self.board.keys() - keys):
+            env, _, name = key.partition("/")
+            gone.setdefault(env, []).append(name)
+        for env, names in gone.items():
+            log.warning("service_unmanaged", environment=env, services=names)
+            self._emit(ReportEvent(kind="service_unmanaged", environment=env, commit=commit,
+                                   reason="no longer declared in git; left running in AWS, not deleted",
+                                   services=tuple(ServiceReport(environment=env, service=n) for n in names)))
+
     def _resolve_drift(self, env: str, name: str, commit: CommitInfo, memory: ServiceMemory) -> None:
         memory.drift_signature = None
         with structlog.contextvars.bound_contextvars(service=f"{env}/{name}"):
@@ -344,6 +371,7 @@ class Reconciler:
         work = Plan(services=tuple(sp for sp in plan.services if sp.key in chosen) + tuple(follow),
                     issues=plan.issues, commit=commit.sha)
         self.sink.self_heal = {k: drift_signature(c.plan)[:64] for k, c in chosen.items() if c.kind == "self-heal"}
+        self.sink.retrying = {k for k in chosen if k in self.memory and self.memory[k].failed_commit == commit.sha}
         log.info("apply_started", services=sorted(chosen), follow=[sp.key for sp in follow])
         result = self.applier.apply(work, commit=commit, wait=self.settings.apply_wait,
                                     timeout=self.settings.apply_timeout,

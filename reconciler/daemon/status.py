@@ -75,6 +75,10 @@ class StatusBoard:
         with self._lock:
             status.history.append(record)
 
+    def keys(self) -> set[str]:
+        with self._lock:
+            return set(self._services)
+
     def retain(self, keys: set[str]) -> None:
         """Forget services that are neither in git nor owned in AWS any more."""
         with self._lock:

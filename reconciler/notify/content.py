@@ -27,6 +27,7 @@ TITLES: dict[str, str] = {
     "approval_needed": "Approval needed",
     "reconciler_degraded": "Reconciler degraded",
     "reconciler_recovered": "Reconciler recovered",
+    "service_unmanaged": "No longer managed",
 }
 EMOJI: dict[str, str] = {
     "sync_started": ":arrows_counterclockwise:",
@@ -39,6 +40,7 @@ EMOJI: dict[str, str] = {
     "approval_needed": ":raised_hand:",
     "reconciler_degraded": ":rotating_light:",
     "reconciler_recovered": ":green_heart:",
+    "service_unmanaged": ":wave:",
 }
 #: good / warning / attention / accent: Adaptive Card colours, also used as a severity.
 SEVERITY: dict[str, str] = {
@@ -52,6 +54,7 @@ SEVERITY: dict[str, str] = {
     "approval_needed": "warning",
     "reconciler_degraded": "attention",
     "reconciler_recovered": "good",
+    "service_unmanaged": "warning",
 }
 VALUE_LIMIT = 200  # one manifest value shown inline
 MAX_ISSUES = 50

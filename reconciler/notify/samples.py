@@ -42,6 +42,7 @@ def event(kind: EventKind, **kw: object) -> ReportEvent:
                                   changes=(FieldChange("service/desiredCount", 4, 7),)),
         "drift_resolved": service(images=(), deployment_id=None, changes=()),
         "approval_needed": service(status="pending"),
+        "service_unmanaged": service(images=(), deployment_id=None, changes=()),
     }
     base: dict[str, object] = {"environment": "prod", "commit": COMMIT}
     if kind in svc:
@@ -59,6 +60,8 @@ def event(kind: EventKind, **kw: object) -> ReportEvent:
         base.update(commit=None, reason="git reachable again")
     if kind == "sync_failed":
         base["reason"] = "1 of 1 services failed"
+    if kind == "service_unmanaged":
+        base["reason"] = "no longer declared in git; left running in AWS, not deleted"
     base.update(kw)
     return ReportEvent(kind=kind, **base)  # type: ignore[arg-type]
 

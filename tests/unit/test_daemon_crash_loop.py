@@ -92,3 +92,54 @@ def test_crash_loop_runs_at_the_backoff_rate_and_turns_unready() -> None:
     assert clock[0] >= 5 * 30  # each retry waited its backoff: 2 cycles per minute, not 18 per second
     daemon._stop.clear()
     assert daemon.ready() == (False, "6 reconcile cycles failed in a row")
+
+
+def test_backoff_retries_of_a_failed_commit_report_once_then_success() -> None:
+    from test_daemon_loop import SCALE
+
+    from reconciler.events import ReportEvent, ServiceReport
+
+    h = Harness()
+    h.world.services["staging/web"] = ("update", (SCALE,), {})
+
+    def apply(plan, **kwargs):  # the applier's own reports go through the relay sink
+        h.applier.calls.append([sp.key for sp in plan.services])
+        for kind in ("sync_started", h.applier.status == "succeeded" and "sync_succeeded" or "sync_rolled_back"):
+            h.rec.sink.emit(ReportEvent(kind=kind, environment="staging", services=(ServiceReport(
+                "staging", "web", deployment_id=f"ecs-svc/{len(h.applier.calls)}"),)))
+        return FakeApplierResult(h.applier.status)
+
+    h.applier.apply = apply  # type: ignore[method-assign]
+    h.applier.status = "rolled_back"
+    h.rec.cycle(full=True)
+    for _ in range(3):
+        h.now += 10_000  # past every backoff
+        h.rec.cycle(full=True)
+    assert len(h.applier.calls) == 4  # retried after each backoff …
+    assert h.kinds() == ["sync_started", "sync_rolled_back"]  # … but reported once
+    h.applier.status = "succeeded"
+    h.now += 10_000
+    h.rec.cycle(full=True)
+    assert h.kinds()[-1] == "sync_succeeded"
+
+
+def FakeApplierResult(status: str):  # noqa: N802 - reads like the type it builds
+    from reconciler.apply import ApplyResult, ServiceResult
+
+    return ApplyResult((ServiceResult("staging", "web", "update", status, deployment_id="ecs-svc/x"),))
+
+
+def test_services_of_a_deleted_environment_are_reported_no_longer_managed() -> None:
+    h = Harness()
+    h.world.services["staging/web"] = ("in-sync", (), {})
+    h.world.services["production/api"] = ("in-sync", (), {})
+    h.rec.cycle(full=True)
+    del h.world.services["production/api"]
+    h.source.head = SHA2
+    h.rec.cycle(full=False)
+    h.rec.cycle(full=True)
+    assert h.kinds() == ["service_unmanaged"]
+    event = h.events.events[0]
+    assert event.environment == "production" and [s.service for s in event.services] == ["api"]
+    assert "not deleted" in event.reason
+    assert "production/api" not in h.board.to_json()["services"]
