@@ -104,6 +104,7 @@ def _route_stdlib_logging(level: str) -> None:
     # Libraries log at INFO/DEBUG freely (botocore's credential lookups, urllib3's retries):
     # only their warnings and errors are ours to see, unless the daemon runs at debug.
     root.setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+    logging.captureWarnings(False)  # re-install: something (pytest) may have restored showwarning
     logging.captureWarnings(True)
 
 

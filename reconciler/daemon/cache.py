@@ -3,8 +3,9 @@
 Loading (line-tracking YAML, schema and rule checks for every service) was over
 half of a no-op cycle's CPU; the drift scan re-ran it every time although git
 had not moved. Only the newest few commits are kept (memory stays bounded).
-A failed load is cached too: the same commit fails the same way, and re-parsing
-a hostile file every cycle is exactly the stall it must not cause.
+A failed load is cached too (the same commit fails the same way, and re-parsing
+a hostile file every cycle is exactly the stall it must not cause), except an
+OSError: a snapshot being written or a full disk is worth another try.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class DesiredCache:
                 return cached
         try:
             desired: DesiredState | Exception = self._loader(root)
+        except OSError:
+            raise
         except Exception as exc:  # noqa: BLE001 - kept and raised again for this commit
             desired = exc
         with self._lock:
