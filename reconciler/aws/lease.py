@@ -2,9 +2,11 @@
 
 Every transition is a conditional write ([ddb-dg] Condition expressions), so two
 replicas can never both believe they won the same term:
-  acquire  PutItem    if absent, expired, or already ours
-  renew    UpdateItem if still ours (extends `expires_at`)
-  release  DeleteItem if still ours (the standby takes over at once)
+  acquire  UpdateItem if absent, expired, or already ours; `epoch` + 1 (ADD)
+  renew    UpdateItem if still ours in the same epoch (extends `expires_at`)
+  release  DeleteItem if still ours in the same epoch (the standby takes over at once)
+The epoch is the fencing token: it grows with every acquisition, so work started
+under an older epoch can tell that the lease moved (reconciler.daemon.leader.Fence).
 Expiry compares wall-clock seconds written by different hosts; the margin that
 absorbs clock skew is the gap between `duration` and the renew interval, and
 the holder stops acting as leader `safety` seconds before its own expiry.
@@ -26,6 +28,7 @@ LEASE_PK = "lease"
 class LeaseInfo:
     holder: str
     expires_at: float
+    epoch: int = 0
 
 
 class DynamoLease:
@@ -35,6 +38,8 @@ class DynamoLease:
         self._ddb = table_client(clients, region)
         self._clock = clock
         self._valid_until = 0.0
+        #: The epoch of our current (or last) term; 0 before the first acquisition.
+        self.epoch = 0
 
     @property
     def _key(self) -> dict[str, dict[str, str]]:
@@ -49,16 +54,21 @@ class DynamoLease:
         now = self._clock()
         expires = now + self.duration
         try:
-            with translated("dynamodb", "PutItem"):
-                self._ddb.put_item(
-                    TableName=self.table,
-                    Item={**self._key, "holder": {"S": self.holder}, "expires_at": {"N": repr(expires)},
-                          "acquired_at": {"N": repr(now)}, "ttl": {"N": str(int(expires + 3600))}},
+            with translated("dynamodb", "UpdateItem"):
+                resp = self._ddb.update_item(
+                    TableName=self.table, Key=self._key,
+                    UpdateExpression="SET holder = :me, expires_at = :exp, acquired_at = :now, #ttl = :ttl "
+                                     "ADD epoch :one",
                     ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR holder = :me",
-                    ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.holder}})
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.holder},
+                                               ":exp": {"N": repr(expires)}, ":one": {"N": "1"},
+                                               ":ttl": {"N": str(int(expires + 3600))}},
+                    ReturnValues="ALL_NEW")
         except AwsConflict:  # ConditionalCheckFailedException: someone else holds it
             self._valid_until = 0.0
             return False
+        self.epoch = int(resp["Attributes"]["epoch"]["N"])
         self._valid_until = expires
         return True
 
@@ -70,9 +80,10 @@ class DynamoLease:
                 self._ddb.update_item(
                     TableName=self.table, Key=self._key,
                     UpdateExpression="SET expires_at = :exp, #ttl = :ttl",
-                    ConditionExpression="holder = :me",
+                    ConditionExpression="holder = :me AND epoch = :epoch",
                     ExpressionAttributeNames={"#ttl": "ttl"},
                     ExpressionAttributeValues={":exp": {"N": repr(expires)}, ":me": {"S": self.holder},
+                                               ":epoch": {"N": str(self.epoch)},
                                                ":ttl": {"N": str(int(expires + 3600))}})
         except AwsConflict:
             self._valid_until = 0.0
@@ -85,8 +96,10 @@ class DynamoLease:
         self._valid_until = 0.0
         try:
             with translated("dynamodb", "DeleteItem"):
-                self._ddb.delete_item(TableName=self.table, Key=self._key, ConditionExpression="holder = :me",
-                                      ExpressionAttributeValues={":me": {"S": self.holder}})
+                self._ddb.delete_item(TableName=self.table, Key=self._key,
+                                      ConditionExpression="holder = :me AND epoch = :epoch",
+                                      ExpressionAttributeValues={":me": {"S": self.holder},
+                                                                 ":epoch": {"N": str(self.epoch)}})
         except AwsConflict:
             pass
 
@@ -95,4 +108,5 @@ class DynamoLease:
             item = self._ddb.get_item(TableName=self.table, Key=self._key, ConsistentRead=True).get("Item")
         if not item:
             return None
-        return LeaseInfo(holder=item["holder"]["S"], expires_at=float(item["expires_at"]["N"]))
+        return LeaseInfo(holder=item["holder"]["S"], expires_at=float(item["expires_at"]["N"]),
+                         epoch=int(item.get("epoch", {}).get("N", "0")))

@@ -7,7 +7,7 @@ from typing import Any
 from reconciler.daemon.chat_app import chat_parts, chat_routes
 from reconciler.daemon.config import DaemonConfig
 from reconciler.daemon.http import Endpoints, HttpServer
-from reconciler.daemon.leader import Leadership
+from reconciler.daemon.leader import Fence, Leadership
 from reconciler.daemon.loop import LoopSettings, Reconciler, RelaySink
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.runner import Daemon
@@ -97,6 +97,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
         lease = DynamoLease(clients, cfg.state_table, cfg.lease_name or cfg.instance, cfg.holder,
                             duration=cfg.lease_duration, region=cfg.state_region)
     leadership = Leadership(lease, cfg.lease_renew_interval)
+    fence = Fence(leadership)
+    clients.counter.add_listener(fence.check)  # before every HTTP attempt of every AWS call
     notifier = _notifier(cfg, leadership, metrics, table, clients)
     sink = RelaySink(notifier if notifier is not None else NullSink())
 
@@ -117,7 +119,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     chat = chat_parts(cfg, table, wakeup, source, git_auth(cfg), announce=sink.target.emit)
     reconciler = Reconciler(source, load, read_live, applier, sink, board, metrics, settings,
                             is_leader=leadership.is_leader, stopping=lambda: bool(daemon_ref and daemon_ref[0].stopping),
-                            gate=chat.gate.hold)
+                            gate=chat.gate.hold, fence=fence)
 
     def on_gain() -> None:
         reconciler.leadership_gained()

@@ -6,8 +6,10 @@ would expire, so a slow renewal can never overlap with a standby's takeover.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from reconciler.aws.errors import AwsError
@@ -15,9 +17,20 @@ from reconciler.log import get_logger
 
 log = get_logger(__name__)
 
+#: Services whose non-read calls change what runs (ECS, CodeDeploy, auto scaling). Their service
+#: ids as botocore names them in `before-send.<service>.<Operation>` events.
+FENCED_SERVICES = frozenset({"ecs", "codedeploy", "application-auto-scaling"})
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet")
+_TERM: contextvars.ContextVar[int | None] = contextvars.ContextVar("lease_term", default=None)
+
+
+class LeaseLost(AwsError):
+    """A write was about to go out after the lease moved (or was given up): it never leaves."""
+
 
 class Lease(Protocol):
     holder: str
+    epoch: int
 
     def held(self, safety: float = 0.0) -> bool: ...
 
@@ -86,3 +99,39 @@ class Leadership:
                 log.info("lease_released", holder=self.lease.holder)
             except AwsError as exc:
                 log.warning("lease_release_failed", error=str(exc))
+
+
+class Fence:
+    """Fencing for every AWS write: checked immediately before each HTTP attempt (botocore's
+    `before-send`, so a write still in botocore's retries is stopped too), against the lease
+    epoch the running work started under. When the lease moved, the write never leaves."""
+
+    def __init__(self, leadership: Leadership) -> None:
+        self.leadership = leadership
+
+    def _epoch(self) -> int | None:
+        lease = self.leadership.lease
+        return lease.epoch if lease is not None else None
+
+    @contextlib.contextmanager
+    def term(self) -> Iterator[None]:
+        """Run work under the current epoch (apply's worker threads inherit it via contextvars)."""
+        token = _TERM.set(self._epoch())
+        try:
+            yield
+        finally:
+            _TERM.reset(token)
+
+    def valid(self) -> bool:
+        """Still the leader, in the term the running work started under."""
+        term = _TERM.get()
+        return self.leadership.is_leader() and (term is None or term == self._epoch())
+
+    def check(self, service: str, action: str) -> None:
+        """A CallCounter listener: raises LeaseLost before a write leaves without a valid lease."""
+        if service not in FENCED_SERVICES or action.startswith(READ_PREFIXES):
+            return
+        if not self.valid():
+            log.warning("write_fenced", service=service, action=action, term=_TERM.get(), epoch=self._epoch())
+            raise LeaseLost("not sent: the leader lease moved or was given up", service=service, action=action,
+                            code="LeaseLost")

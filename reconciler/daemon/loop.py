@@ -5,7 +5,9 @@ clock), so the cycle is unit-tested with fakes and run for real by the daemon.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -16,6 +18,7 @@ import structlog
 
 from reconciler.daemon.cache import DesiredCache
 from reconciler.daemon.health import service_health
+from reconciler.daemon.leader import Fence
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.policy import Choice, ServiceMemory, backoff_delay, decide, drift_signature
 from reconciler.daemon.status import StatusBoard, SyncRecord
@@ -106,7 +109,8 @@ class Reconciler:
                  is_leader: Callable[[], bool] = lambda: True, stopping: Callable[[], bool] = lambda: False,
                  clock: Callable[[], float] = time.time,
                  planner: Callable[[DesiredState, Mapping[str, LiveEnvironment], str], Plan] = build_plan,
-                 gate: Callable[..., list[Choice]] | None = None) -> None:
+                 gate: Callable[..., list[Choice]] | None = None, fence: Fence | None = None) -> None:
+        self.fence = fence
         self.planner = planner
         self.source, self.load, self.read_live, self.applier = source, load, read_live, applier
         self.desired_cache = DesiredCache(lambda root: self.load(root))
@@ -123,10 +127,17 @@ class Reconciler:
         self._follow_on_next_apply = True
         #: Approval gates (reconciler.daemon.approvals.ApprovalGate.hold): hold gated changes until approved.
         self.gate = gate
+        self._follow_lock = threading.Lock()  # set by the lease thread, taken by the loop thread
 
     def leadership_gained(self) -> None:
         """A new leader follows deployments its predecessor left running."""
-        self._follow_on_next_apply = True
+        with self._follow_lock:
+            self._follow_on_next_apply = True
+
+    def _may_act(self) -> bool:
+        """Leader, in the lease term this apply started under, and not shutting down."""
+        leader = self.fence.valid() if self.fence is not None else self.is_leader()
+        return leader and not self.stopping()
 
     # -- events ---------------------------------------------------------------------
     def _emit(self, event: ReportEvent) -> None:
@@ -364,8 +375,9 @@ class Reconciler:
         from reconciler.apply import needs_follow  # the daemon's only tie to apply internals
 
         chosen = {c.plan.key: c for c in choices if c.applies}
-        follow = [sp for sp in plan.services if self._follow_on_next_apply and needs_follow(sp)]
-        self._follow_on_next_apply = False
+        with self._follow_lock:
+            follow_all, self._follow_on_next_apply = self._follow_on_next_apply, False
+        follow = [sp for sp in plan.services if follow_all and needs_follow(sp)]
         if not chosen and not follow:
             return 0
         work = Plan(services=tuple(sp for sp in plan.services if sp.key in chosen) + tuple(follow),
@@ -373,10 +385,10 @@ class Reconciler:
         self.sink.self_heal = {k: drift_signature(c.plan)[:64] for k, c in chosen.items() if c.kind == "self-heal"}
         self.sink.retrying = {k for k in chosen if k in self.memory and self.memory[k].failed_commit == commit.sha}
         log.info("apply_started", services=sorted(chosen), follow=[sp.key for sp in follow])
-        result = self.applier.apply(work, commit=commit, wait=self.settings.apply_wait,
-                                    timeout=self.settings.apply_timeout,
-                                    should_continue=lambda: self.is_leader() and not self.stopping(),
-                                    environments=desired.environments)
+        with self.fence.term() if self.fence is not None else contextlib.nullcontext():
+            result = self.applier.apply(work, commit=commit, wait=self.settings.apply_wait,
+                                        timeout=self.settings.apply_timeout, should_continue=self._may_act,
+                                        environments=desired.environments)
         now = self.clock()
         for r in result.services:
             self._record_result(r, chosen.get(r.key), commit, now)

@@ -138,7 +138,11 @@ class Daemon:
                 service.stop()
             except Exception as exc:  # noqa: BLE001 - keep shutting down
                 log.warning("service_stop_failed", error=str(exc))
-        self.leadership.stop(release=True)
+        # The lease is given up only once the loop has stopped: while a cycle may still write, a
+        # standby must not take over early. Stopping marks us not-leader at once (the fence then
+        # refuses every write); a loop still running lets the lease expire instead.
+        still_running = self._loop is not None and self._loop.is_alive()
+        self.leadership.stop(release=not still_running)
         self.close(max(0.5, min(3.0, deadline - time.monotonic() - 1.0)))
         log.info("shutdown_complete")
         return 0
