@@ -229,7 +229,9 @@ class Reconciler:
         self.board.set_daemon(commit=_commit_json(snapshot.commit))
         retry_due = any(m.failed_commit == snapshot.sha and m.retry_at <= self.clock() for m in self.memory.values())
         if not (full or git_moved or retry_due):
-            return CycleResult(full=False, ok=True, commit=snapshot.sha)
+            # Nothing re-evaluated: still failing if the last evaluation left something degraded
+            # (an unusable commit, unreadable AWS), so readiness does not flap between scans.
+            return CycleResult(full=False, ok=not self._degraded, commit=snapshot.sha)
         with structlog.contextvars.bound_contextvars(commit=snapshot.commit.short):
             if git_moved:
                 log.info("commit_resolved", title=snapshot.commit.title, author=snapshot.commit.author)
