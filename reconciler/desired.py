@@ -43,12 +43,19 @@ def is_code_deploy(spec: ServiceSpec | None, live: Mapping[str, Any] | None = No
     return deployment_controller(spec.service, spec.gitops.strategy) == "CODE_DEPLOY"
 
 
-def desired_service(spec: ServiceSpec) -> dict[str, Any]:
-    """The service fields the reconciler sends for `spec` (CreateService shape, no taskDefinition)."""
+def declared_service(spec: ServiceSpec) -> dict[str, Any]:
+    """git's service with the controller its strategy implies made explicit (blue-green: CODE_DEPLOY),
+    so the diff sees what AWS will report. The loader leaves the manifest as written."""
     service = copy.deepcopy(dict(spec.service))
     controller = deployment_controller(service, spec.gitops.strategy)
-    if controller != "ECS":  # made explicit (CODE_DEPLOY implied by blue-green): the diff sees what AWS reports
+    if controller != "ECS":
         service["deploymentController"] = {**(service.get("deploymentController") or {}), "type": controller}
-    else:
+    return service
+
+
+def desired_service(spec: ServiceSpec) -> dict[str, Any]:
+    """The service fields the reconciler sends for `spec` (CreateService shape, no taskDefinition)."""
+    service = declared_service(spec)
+    if deployment_controller(service) == "ECS":
         service["deploymentConfiguration"] = with_circuit_breaker(service.get("deploymentConfiguration"))
     return service

@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 
+from reconciler.desired import declared_service
 from reconciler.model import APPLIED_TAG, COMMIT_TAG, LiveService, ServiceSpec
 
 
 def applied_marker(spec: ServiceSpec) -> str:
     """Stable identity of what git declares for the service (32 hex characters)."""
-    body = json.dumps({"service": spec.service, "taskDefinition": spec.task_definition,
+    # declared_service: the same body whether or not the manifest spells out the implied controller
+    # (the loader once wrote it into spec.service; markers written then still match).
+    body = json.dumps({"service": declared_service(spec), "taskDefinition": spec.task_definition,
                        "strategy": spec.gitops.strategy}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:32]
 

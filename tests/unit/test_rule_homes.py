@@ -173,6 +173,18 @@ def test_loader_desired_and_diff_agree_on_the_controller(strategy: str, declared
         assert ("deploymentCircuitBreaker" in sent.get("deploymentConfiguration", {})) is (strategy == "rolling")
 
 
+def test_the_applied_marker_does_not_depend_on_spelling_out_the_implied_controller() -> None:
+    """Markers written when the loader still added the implied controller keep matching after upgrade."""
+    from reconciler.apply.marker import applied_marker
+
+    blue_green = GitOpsSettings(strategy="blue-green")
+    implied = spec(gitops=blue_green)
+    explicit = spec(service={**spec().service, "deploymentController": {"type": "CODE_DEPLOY"}}, gitops=blue_green)
+    assert "deploymentController" not in implied.service
+    assert applied_marker(implied) == applied_marker(explicit)
+    assert applied_marker(spec()) != applied_marker(implied)
+
+
 # --- event kinds ----------------------------------------------------------------------------------
 def test_notify_routes_accept_exactly_the_event_kinds() -> None:
     assert frozenset(typing.get_args(EventKind)) == EVENT_KINDS
