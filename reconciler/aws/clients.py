@@ -1,16 +1,20 @@
-"""boto3 sessions and clients: retry mode, cross-account roles, call counting.
+"""boto3 sessions and clients: retry mode, cross-account roles, call counting, error mapping.
 
 Retries are botocore's own (`adaptive` by default: standard retries plus a
 client-side rate limiter that backs off after throttling, botocore/retries/
 adaptive.py), never hand-written loops. `AWS_ENDPOINT_URL` is honoured by boto3
 itself, which is how the sandbox is reached; nothing here knows about it.
+
+Every client handed out is a `TranslatedClient`: the one boundary where botocore's
+exceptions become reconciler.aws.errors' tree, so no call site wraps its calls.
 """
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +23,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
+from reconciler.aws.errors import translate
 from reconciler.model import Environment
 
 CallListener = Callable[[str, str], None]
@@ -72,6 +77,86 @@ class CallCounter:
             self._counts.clear()
 
 
+def _translating(call: Callable[..., Any], service: str, action: str) -> Callable[..., Any]:
+    @functools.wraps(call)
+    def translated_call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            mapped = translate(exc, service, action)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    return translated_call
+
+
+class TranslatedPages:
+    """A paginator's pages; the calls that fetch them are translated too."""
+
+    def __init__(self, pages: Any, service: str, action: str) -> None:
+        self._pages = pages
+        self._service = service
+        self._action = action
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = iter(self._pages)
+        next_page = _translating(lambda: next(iterator), self._service, self._action)
+        while True:
+            try:
+                yield next_page()
+            except StopIteration:
+                return
+
+    def build_full_result(self) -> Any:
+        return _translating(self._pages.build_full_result, self._service, self._action)()
+
+
+class TranslatedPaginator:
+    def __init__(self, paginator: Any, service: str, action: str) -> None:
+        self._paginator = paginator
+        self._service = service
+        self._action = action
+
+    def paginate(self, **kwargs: Any) -> TranslatedPages:
+        return TranslatedPages(self._paginator.paginate(**kwargs), self._service, self._action)
+
+
+class TranslatedClient:
+    """A botocore client whose API calls raise reconciler.aws.errors' exceptions, never botocore's.
+
+    API methods (those in `meta.method_to_api_mapping`) and paginators are wrapped; anything
+    else (`meta`, `exceptions`, `can_paginate`...) is the client's own.
+    """
+
+    def __init__(self, client: Any, service: str) -> None:
+        self._client = client
+        self._service = service
+
+    @property
+    def meta(self) -> Any:
+        return self._client.meta
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        action = self._client.meta.method_to_api_mapping.get(name)
+        if action is not None:
+            return _translating(attr, self._service, action)
+        if name == "get_paginator":
+            def get_paginator(operation: str) -> TranslatedPaginator:
+                action = self._client.meta.method_to_api_mapping.get(operation, operation)
+                return TranslatedPaginator(attr(operation), self._service, action)
+            return get_paginator
+        return attr
+
+
+def translating(client: Any, service: str | None = None) -> TranslatedClient:
+    """Wrap a botocore client (AwsClients does it for every client; tests wrap stubbed ones)."""
+    if isinstance(client, TranslatedClient):
+        return client
+    return TranslatedClient(client, service or client.meta.service_model.service_name)
+
+
 class AwsClients:
     """Hands out cached clients per (environment account/role, region, service).
 
@@ -103,20 +188,18 @@ class AwsClients:
             client = self._clients.get(key)
             if client is None:
                 session = self._session(role, external_id, region)
-                client = session.client(service, region_name=region, config=self._config)
-                client.meta.events.register("before-send", self._count)
+                raw = _translating(session.client, service, "")(service, region_name=region, config=self._config)
+                raw.meta.events.register("before-send", self._count)
+                client = translating(raw, service)
                 self._clients[key] = client
             return client
 
     def account_id(self, env: Environment | None = None) -> str:
         """The account the credentials for `env` act in (cached: it never changes for a session)."""
-        from reconciler.aws.errors import translated
-
         key = ("account", env.role_arn if env else None, env.external_id if env else None)
         cached = self._clients.get(key)
         if cached is None:
-            with translated("sts", "GetCallerIdentity"):
-                cached = self.client("sts", env).get_caller_identity()["Account"]
+            cached = self.client("sts", env).get_caller_identity()["Account"]
             self._clients[key] = cached
         return str(cached)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import AwsError, AwsNotFound, translated
+from reconciler.aws.errors import AwsError, AwsNotFound
 from reconciler.model import Environment
 
 ACTIVE_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
@@ -45,15 +45,13 @@ class CodeDeploy:
 
     def active_deployment(self, env: Environment, application: str, group: str) -> str | None:
         """The group's in-flight deployment id, if any (at most one can exist)."""
-        with translated("codedeploy", "ListDeployments"):
-            resp = self._cd(env).list_deployments(applicationName=application, deploymentGroupName=group,
-                                                  includeOnlyStatuses=list(ACTIVE_STATUSES))
+        resp = self._cd(env).list_deployments(applicationName=application, deploymentGroupName=group,
+                                              includeOnlyStatuses=list(ACTIVE_STATUSES))
         ids = resp.get("deployments", [])
         return ids[0] if ids else None
 
     def get_deployment(self, env: Environment, deployment_id: str) -> dict[str, Any]:
-        with translated("codedeploy", "GetDeployment"):
-            return dict(self._cd(env).get_deployment(deploymentId=deployment_id)["deploymentInfo"])
+        return dict(self._cd(env).get_deployment(deploymentId=deployment_id)["deploymentInfo"])
 
     def traffic_weights(self, env: Environment, deployment_id: str, cluster: str, service: str) -> dict[str, float]:
         """Traffic weight per task set ("PRIMARY"/"ACTIVE" or its identifier), from GetDeploymentTarget.
@@ -61,8 +59,7 @@ class CodeDeploy:
         Best effort: progress reporting must never fail a deployment.
         """
         try:
-            with translated("codedeploy", "GetDeploymentTarget"):
-                resp = self._cd(env).get_deployment_target(deploymentId=deployment_id, targetId=f"{cluster}:{service}")
+            resp = self._cd(env).get_deployment_target(deploymentId=deployment_id, targetId=f"{cluster}:{service}")
         except AwsError:
             return {}
         except NotImplementedError:  # pragma: no cover - a fake without the call
@@ -83,32 +80,28 @@ class CodeDeploy:
             return False
         cd = self._cd(env)
         try:
-            with translated("codedeploy", "GetDeploymentConfig"):
-                cd.get_deployment_config(deploymentConfigName=name)
+            cd.get_deployment_config(deploymentConfigName=name)
             return False
         except AwsNotFound:
             pass
-        with translated("codedeploy", "CreateDeploymentConfig"):
-            cd.create_deployment_config(deploymentConfigName=name, computePlatform="ECS",
-                                        trafficRoutingConfig=traffic_routing_config(custom))
+        cd.create_deployment_config(deploymentConfigName=name, computePlatform="ECS",
+                                    trafficRoutingConfig=traffic_routing_config(custom))
         return True
 
     def create_deployment(self, env: Environment, application: str, group: str, config: str,
                           appspec: str, description: str = "") -> str:
         """Start a deployment; the config is always sent explicitly (the API default is OneAtATime)."""
         sha = hashlib.sha256(appspec.encode("utf-8")).hexdigest()
-        with translated("codedeploy", "CreateDeployment"):
-            resp = self._cd(env).create_deployment(
-                applicationName=application,
-                deploymentGroupName=group,
-                deploymentConfigName=config,
-                revision={"revisionType": "AppSpecContent",
-                          "appSpecContent": {"content": appspec, "sha256": sha}},
-                description=description[:100],
-                autoRollbackConfiguration={"enabled": True, "events": list(ROLLBACK_EVENTS)},
-            )
+        resp = self._cd(env).create_deployment(
+            applicationName=application,
+            deploymentGroupName=group,
+            deploymentConfigName=config,
+            revision={"revisionType": "AppSpecContent",
+                      "appSpecContent": {"content": appspec, "sha256": sha}},
+            description=description[:100],
+            autoRollbackConfiguration={"enabled": True, "events": list(ROLLBACK_EVENTS)},
+        )
         return str(resp["deploymentId"])
 
     def stop_deployment(self, env: Environment, deployment_id: str, rollback: bool = True) -> dict[str, Any]:
-        with translated("codedeploy", "StopDeployment"):
-            return dict(self._cd(env).stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=rollback))
+        return dict(self._cd(env).stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=rollback))

@@ -1,8 +1,8 @@
 """ECS service writes and the reads a deployment wait needs.
 
 Only plain dicts go in and out; which fields to send is decided by
-`reconciler.apply`. Every call is wrapped in `translated` so callers see the
-AwsError tree only.
+`reconciler.apply`. Callers see the AwsError tree only: the clients from
+`AwsClients` translate botocore's exceptions (clients.py).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import botocore.session
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import AwsNotFound, translated
+from reconciler.aws.errors import AwsNotFound
 from reconciler.model import Environment, tag_list
 
 #: DescribeTasks takes at most 100 task ARNs ([bc-ecs] DescribeTasksRequest.tasks).
@@ -47,20 +47,17 @@ class EcsWriter:
 
     def describe_service(self, env: Environment, name: str) -> dict[str, Any] | None:
         """One fresh DescribeServices (with tags); None when missing or INACTIVE."""
-        with translated("ecs", "DescribeServices"):
-            resp = self._ecs(env).describe_services(cluster=env.cluster, services=[name], include=["TAGS"])
+        resp = self._ecs(env).describe_services(cluster=env.cluster, services=[name], include=["TAGS"])
         for svc in resp.get("services", []):
             if svc.get("status") != "INACTIVE":
                 return svc
         return None
 
     def create_service(self, env: Environment, params: Mapping[str, Any]) -> dict[str, Any]:
-        with translated("ecs", "CreateService"):
-            return self._ecs(env).create_service(cluster=env.cluster, **params)["service"]
+        return self._ecs(env).create_service(cluster=env.cluster, **params)["service"]
 
     def update_service(self, env: Environment, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        with translated("ecs", "UpdateService"):
-            return self._ecs(env).update_service(cluster=env.cluster, service=name, **params)["service"]
+        return self._ecs(env).update_service(cluster=env.cluster, service=name, **params)["service"]
 
     def delete_service(self, env: Environment, name: str) -> dict[str, Any]:
         """Scale to zero (tasks drain gracefully), then delete.
@@ -69,31 +66,26 @@ class EcsWriter:
         `force` covers an autoscaler that raises the count again between the two calls.
         """
         self.update_service(env, name, {"desiredCount": 0})
-        with translated("ecs", "DeleteService"):
-            return self._ecs(env).delete_service(cluster=env.cluster, service=name, force=True)["service"]
+        return self._ecs(env).delete_service(cluster=env.cluster, service=name, force=True)["service"]
 
     def tag(self, env: Environment, arn: str, tags: Mapping[str, str]) -> None:
         if not tags:
             return
-        with translated("ecs", "TagResource"):
-            self._ecs(env).tag_resource(resourceArn=arn, tags=tag_list(tags))
+        self._ecs(env).tag_resource(resourceArn=arn, tags=tag_list(tags))
 
     def untag(self, env: Environment, arn: str, keys: list[str]) -> None:
         if not keys:
             return
-        with translated("ecs", "UntagResource"):
-            self._ecs(env).untag_resource(resourceArn=arn, tagKeys=keys)
+        self._ecs(env).untag_resource(resourceArn=arn, tagKeys=keys)
 
     def stopped_tasks(self, env: Environment, service: str, limit: int = DESCRIBE_TASKS_MAX) -> list[dict[str, Any]]:
         """Recently stopped tasks of the service (AWS keeps them listed for about an hour)."""
         ecs = self._ecs(env)
         try:
-            with translated("ecs", "ListTasks"):
-                arns = ecs.list_tasks(cluster=env.cluster, serviceName=service, desiredStatus="STOPPED",
-                                      maxResults=limit).get("taskArns", [])
+            arns = ecs.list_tasks(cluster=env.cluster, serviceName=service, desiredStatus="STOPPED",
+                                  maxResults=limit).get("taskArns", [])
         except AwsNotFound:
             return []
         if not arns:
             return []
-        with translated("ecs", "DescribeTasks"):
-            return list(ecs.describe_tasks(cluster=env.cluster, tasks=arns[:DESCRIBE_TASKS_MAX]).get("tasks", []))
+        return list(ecs.describe_tasks(cluster=env.cluster, tasks=arns[:DESCRIBE_TASKS_MAX]).get("tasks", []))

@@ -1,19 +1,32 @@
 """One exception tree for every AWS failure, mapped at one boundary.
 
-Callers catch `AwsError` (or a subclass) and never see botocore's exceptions,
-the way httpx maps transport errors to its own tree.
+`reconciler.aws.clients` hands out clients whose every call (paginated ones too)
+goes through `translate`, so no other module catches botocore's exceptions or
+wraps a call: callers catch `AwsError` (or a subclass), the way httpx maps
+transport errors to its own tree once.
+
+    AwsError                 any AWS failure; `code` is AWS's error code when it sent one
+    ├── AwsUnreachable       no (complete) answer: connection, DNS, TLS, timeout      retryable
+    ├── AwsThrottled         still throttled after botocore's retries                 retryable
+    ├── AwsServerError       AWS failed on its side (HTTP 5xx, InternalError...)      retryable
+    ├── AwsAccessDenied      credentials missing, expired or not allowed
+    ├── AwsNotFound          the named resource does not exist
+    ├── AwsInvalidRequest    AWS (or botocore's parameter check) rejected the request
+    └── AwsConflict          the resource is busy or a condition failed
 """
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoAuthTokenError,
     NoCredentialsError,
-    ReadTimeoutError,
+    ParamValidationError,
+    PartialCredentialsError,
+    SSOError,
+    TokenRetrievalError,
 )
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
@@ -22,6 +35,9 @@ from botocore.exceptions import (
 
 class AwsError(Exception):
     """An AWS call failed; `code` is AWS's error code when it sent one."""
+
+    #: Whether trying the same call later may succeed (the notifier retries these).
+    retryable = False
 
     def __init__(self, message: str, *, service: str = "", action: str = "", code: str = "") -> None:
         super().__init__(message)
@@ -36,15 +52,25 @@ class AwsError(Exception):
 
 
 class AwsUnreachable(AwsError):
-    """No answer from the endpoint (network, DNS, timeout)."""
+    """No (complete) answer from the endpoint: network, DNS, TLS, timeout, connection closed."""
+
+    retryable = True
 
 
 class AwsThrottled(AwsError):
     """Still throttled after botocore's retry mode gave up."""
 
+    retryable = True
+
+
+class AwsServerError(AwsError):
+    """AWS failed on its side (HTTP 5xx) after botocore's retries."""
+
+    retryable = True
+
 
 class AwsAccessDenied(AwsError):
-    """Credentials missing or not allowed (IAM, STS trust policy, external id)."""
+    """Credentials missing or not allowed (IAM, STS trust policy, external id, expired token)."""
 
 
 class AwsNotFound(AwsError):
@@ -52,54 +78,65 @@ class AwsNotFound(AwsError):
 
 
 class AwsInvalidRequest(AwsError):
-    """AWS rejected the request's content (InvalidParameterException and kin)."""
+    """AWS rejected the request's content (InvalidParameterException and kin), or botocore did before sending."""
 
 
 class AwsConflict(AwsError):
-    """The resource is busy (one deployment per group, service not ACTIVE...)."""
+    """The resource is busy (one deployment per group, service not ACTIVE...) or a condition failed."""
 
 
-_THROTTLING = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "Rate exceeded"}
+_THROTTLING = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+               "Rate exceeded", "ProvisionedThroughputExceededException", "RequestThrottled",
+               "KMSThrottlingException", "SlowDown"}
 _DENIED = {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
-           "ExpiredTokenException", "NotAuthorized"}
+           "ExpiredTokenException", "ExpiredToken", "NotAuthorized", "AuthorizationError",
+           "SignatureDoesNotMatch", "InvalidSignatureException"}
 _NOT_FOUND_SUFFIXES = ("NotFoundException", "NotFound", "DoesNotExistException")
 _NOT_FOUND = {"ServiceNotFoundException", "ClusterNotFoundException", "ResourceNotFoundException",
-              "ImageNotFoundException", "RepositoryNotFoundException", "NoSuchEntity", "ObjectNotFoundException"}
+              "ImageNotFoundException", "RepositoryNotFoundException", "NoSuchEntity", "ObjectNotFoundException",
+              "NoSuchKey", "NoSuchBucket", "404"}
 _CONFLICT = {"DeploymentLimitExceededException", "ServiceNotActiveException", "ConditionalCheckFailedException",
-             "DeploymentAlreadyCompletedException", "ResourceInUseException"}
+             "DeploymentAlreadyCompletedException", "ResourceInUseException", "TransactionConflictException"}
+_SERVER = {"InternalError", "InternalFailure", "InternalServerError", "InternalServerException", "ServerException",
+           "ServiceUnavailable", "ServiceUnavailableException"}
+_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError, NoAuthTokenError,
+                TokenRetrievalError, SSOError)
 
 
-def from_client_error(exc: ClientError, service: str = "") -> AwsError:
-    err = exc.response.get("Error", {})
-    code = str(err.get("Code", ""))
-    message = str(err.get("Message", "")) or str(exc)
-    action = getattr(exc, "operation_name", "") or ""
-    cls: type[AwsError]
+def _client_error_class(code: str, status: int) -> type[AwsError]:
     if code in _THROTTLING:
-        cls = AwsThrottled
-    elif code in _DENIED:
+        return AwsThrottled
+    if code in _DENIED:
+        return AwsAccessDenied
+    if code in _NOT_FOUND or code.endswith(_NOT_FOUND_SUFFIXES):
+        return AwsNotFound
+    if code in _CONFLICT:
+        return AwsConflict
+    if code in _SERVER or status >= 500:
+        return AwsServerError
+    if code.startswith("Invalid") or code.endswith("ValidationException") or code == "ClientException":
+        return AwsInvalidRequest
+    return AwsError
+
+
+def translate(exc: Exception, service: str = "", action: str = "") -> Exception:
+    """Our exception for a botocore one; any other exception comes back unchanged."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {}) or {}
+        code = str(err.get("Code", ""))
+        status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+        message = str(err.get("Message", "")) or str(exc)
+        action = getattr(exc, "operation_name", "") or action
+        return _client_error_class(code, status)(message, service=service, action=action, code=code)
+    if not isinstance(exc, BotoCoreError):
+        return exc
+    cls: type[AwsError]
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        cls = AwsUnreachable
+    elif isinstance(exc, _CREDENTIALS):
         cls = AwsAccessDenied
-    elif code in _NOT_FOUND or code.endswith(_NOT_FOUND_SUFFIXES):
-        cls = AwsNotFound
-    elif code in _CONFLICT:
-        cls = AwsConflict
-    elif code.startswith("Invalid") or code.endswith("ValidationException") or code == "ClientException":
+    elif isinstance(exc, ParamValidationError):
         cls = AwsInvalidRequest
     else:
         cls = AwsError
-    return cls(message, service=service, action=action, code=code)
-
-
-@contextlib.contextmanager
-def translated(service: str = "", action: str = "") -> Iterator[None]:
-    """Re-raise botocore failures as `AwsError` subclasses."""
-    try:
-        yield
-    except ClientError as exc:
-        raise from_client_error(exc, service) from exc
-    except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
-        raise AwsUnreachable(str(exc), service=service, action=action) from exc
-    except NoCredentialsError as exc:
-        raise AwsAccessDenied(str(exc), service=service, action=action) from exc
-    except BotoCoreError as exc:
-        raise AwsError(str(exc), service=service, action=action) from exc
+    return cls(str(exc), service=service, action=action)

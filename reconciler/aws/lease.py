@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import AwsConflict, translated
+from reconciler.aws.errors import AwsConflict
 from reconciler.aws.state_table import table_client
 
 LEASE_PK = "lease"
@@ -54,17 +54,16 @@ class DynamoLease:
         now = self._clock()
         expires = now + self.duration
         try:
-            with translated("dynamodb", "UpdateItem"):
-                resp = self._ddb.update_item(
-                    TableName=self.table, Key=self._key,
-                    UpdateExpression="SET holder = :me, expires_at = :exp, acquired_at = :now, #ttl = :ttl "
-                                     "ADD epoch :one",
-                    ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR holder = :me",
-                    ExpressionAttributeNames={"#ttl": "ttl"},
-                    ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.holder},
-                                               ":exp": {"N": repr(expires)}, ":one": {"N": "1"},
-                                               ":ttl": {"N": str(int(expires + 3600))}},
-                    ReturnValues="ALL_NEW")
+            resp = self._ddb.update_item(
+                TableName=self.table, Key=self._key,
+                UpdateExpression="SET holder = :me, expires_at = :exp, acquired_at = :now, #ttl = :ttl "
+                                 "ADD epoch :one",
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR holder = :me",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.holder},
+                                           ":exp": {"N": repr(expires)}, ":one": {"N": "1"},
+                                           ":ttl": {"N": str(int(expires + 3600))}},
+                ReturnValues="ALL_NEW")
         except AwsConflict:  # ConditionalCheckFailedException: someone else holds it
             self._valid_until = 0.0
             return False
@@ -76,15 +75,14 @@ class DynamoLease:
         now = self._clock()
         expires = now + self.duration
         try:
-            with translated("dynamodb", "UpdateItem"):
-                self._ddb.update_item(
-                    TableName=self.table, Key=self._key,
-                    UpdateExpression="SET expires_at = :exp, #ttl = :ttl",
-                    ConditionExpression="holder = :me AND epoch = :epoch",
-                    ExpressionAttributeNames={"#ttl": "ttl"},
-                    ExpressionAttributeValues={":exp": {"N": repr(expires)}, ":me": {"S": self.holder},
-                                               ":epoch": {"N": str(self.epoch)},
-                                               ":ttl": {"N": str(int(expires + 3600))}})
+            self._ddb.update_item(
+                TableName=self.table, Key=self._key,
+                UpdateExpression="SET expires_at = :exp, #ttl = :ttl",
+                ConditionExpression="holder = :me AND epoch = :epoch",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":exp": {"N": repr(expires)}, ":me": {"S": self.holder},
+                                           ":epoch": {"N": str(self.epoch)},
+                                           ":ttl": {"N": str(int(expires + 3600))}})
         except AwsConflict:
             self._valid_until = 0.0
             return False
@@ -95,17 +93,15 @@ class DynamoLease:
         """Give the lease up now, so a standby need not wait for expiry. Never raises for 'not ours'."""
         self._valid_until = 0.0
         try:
-            with translated("dynamodb", "DeleteItem"):
-                self._ddb.delete_item(TableName=self.table, Key=self._key,
-                                      ConditionExpression="holder = :me AND epoch = :epoch",
-                                      ExpressionAttributeValues={":me": {"S": self.holder},
-                                                                 ":epoch": {"N": str(self.epoch)}})
+            self._ddb.delete_item(TableName=self.table, Key=self._key,
+                                  ConditionExpression="holder = :me AND epoch = :epoch",
+                                  ExpressionAttributeValues={":me": {"S": self.holder},
+                                                             ":epoch": {"N": str(self.epoch)}})
         except AwsConflict:
             pass
 
     def current(self) -> LeaseInfo | None:
-        with translated("dynamodb", "GetItem"):
-            item = self._ddb.get_item(TableName=self.table, Key=self._key, ConsistentRead=True).get("Item")
+        item = self._ddb.get_item(TableName=self.table, Key=self._key, ConsistentRead=True).get("Item")
         if not item:
             return None
         return LeaseInfo(holder=item["holder"]["S"], expires_at=float(item["expires_at"]["N"]),

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import AwsError, translated
+from reconciler.aws.errors import AwsError
 from reconciler.log import get_logger
 from reconciler.model import DesiredState, Environment, LiveEnvironment, LiveService, is_owned
 
@@ -74,8 +74,7 @@ class LiveReader:
         ecs = self.clients.client("ecs", env)
         found: dict[str, dict[str, Any]] = {}
         for batch in chunks(sorted(set(names)), DESCRIBE_SERVICES_MAX):
-            with translated("ecs", "DescribeServices"):
-                resp = ecs.describe_services(cluster=env.cluster, services=batch, include=["TAGS"])
+            resp = ecs.describe_services(cluster=env.cluster, services=batch, include=["TAGS"])
             for svc in resp.get("services", []):
                 if svc.get("status") != "INACTIVE":
                     found[svc["serviceName"]] = svc
@@ -84,9 +83,8 @@ class LiveReader:
     def list_service_names(self, env: Environment) -> list[str]:
         ecs = self.clients.client("ecs", env)
         names: list[str] = []
-        with translated("ecs", "ListServices"):
-            for page in ecs.get_paginator("list_services").paginate(cluster=env.cluster, PaginationConfig={"PageSize": 100}):
-                names.extend(arn.rsplit("/", 1)[-1] for arn in page.get("serviceArns", []))
+        for page in ecs.get_paginator("list_services").paginate(cluster=env.cluster, PaginationConfig={"PageSize": 100}):
+            names.extend(arn.rsplit("/", 1)[-1] for arn in page.get("serviceArns", []))
         return names
 
     def autoscaled_services(self, env: Environment, names: list[str]) -> set[str]:
@@ -101,9 +99,8 @@ class LiveReader:
         ids = [f"service/{env.cluster}/{n}" for n in sorted(set(names))]
         for batch in chunks(ids, SCALABLE_TARGETS_MAX):
             try:
-                with translated("application-autoscaling", "DescribeScalableTargets"):
-                    resp = aas.describe_scalable_targets(
-                        ServiceNamespace="ecs", ResourceIds=batch, ScalableDimension="ecs:service:DesiredCount")
+                resp = aas.describe_scalable_targets(
+                    ServiceNamespace="ecs", ResourceIds=batch, ScalableDimension="ecs:service:DesiredCount")
             except AwsError as exc:
                 # Not fatal: without it we compare desiredCount only where git sets it.
                 log.warning("autoscaling_unreadable", environment=env.name, error=str(exc))
@@ -118,8 +115,7 @@ class LiveReader:
         if cached is not None:
             return cached
         ecs = self.clients.client("ecs", env)
-        with translated("ecs", "DescribeTaskDefinition"):
-            resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
         td = resp["taskDefinition"]
         tags = tuple(resp.get("tags", []) or [])
         self.cache.put(arn, td, tags)

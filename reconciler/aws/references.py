@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import AwsAccessDenied, AwsError, AwsNotFound, translated
+from reconciler.aws.errors import AwsAccessDenied, AwsError, AwsNotFound
 from reconciler.aws.live import chunks
 from reconciler.model import Environment
 from reconciler.verify.findings import Fact, trusted_services
@@ -51,9 +51,8 @@ class AwsReferenceReader:
         try:
             for batch in chunks(list(range(len(images))), BATCH_GET_IMAGE_MAX):
                 ids = [images[i].image_id for i in batch]
-                with translated("ecr", "BatchGetImage"):
-                    resp = ecr.batch_get_image(repositoryName=first.repository, registryId=first.registry,
-                                               imageIds=ids)
+                resp = ecr.batch_get_image(repositoryName=first.repository, registryId=first.registry,
+                                           imageIds=ids)
                 for image in resp.get("images") or []:
                     image_id = image.get("imageId") or {}
                     for key in (image_id.get("imageTag"), image_id.get("imageDigest")):
@@ -84,16 +83,15 @@ class AwsReferenceReader:
         """Tags of the repository, for a "similar tag" hint; best effort."""
         count = 0
         try:
-            with translated("ecr", "DescribeImages"):
-                pages = ecr.get_paginator("describe_images").paginate(
-                    repositoryName=repo.repository, registryId=repo.registry, filter={"tagStatus": "TAGGED"})
-                for page in pages:
-                    for detail in page.get("imageDetails") or []:
-                        for tag in detail.get("imageTags") or []:
-                            yield tag
-                            count += 1
-                    if count >= HINT_TAGS_MAX:
-                        return
+            pages = ecr.get_paginator("describe_images").paginate(
+                repositoryName=repo.repository, registryId=repo.registry, filter={"tagStatus": "TAGGED"})
+            for page in pages:
+                for detail in page.get("imageDetails") or []:
+                    for tag in detail.get("imageTags") or []:
+                        yield tag
+                        count += 1
+                if count >= HINT_TAGS_MAX:
+                    return
         except AwsError:
             return
 
@@ -103,8 +101,7 @@ class AwsReferenceReader:
         out: dict[str, Fact] = {}
         for batch in chunks(names, GET_PARAMETERS_MAX):
             try:
-                with translated("ssm", "GetParameters"):
-                    resp = ssm.get_parameters(Names=batch, WithDecryption=False)
+                resp = ssm.get_parameters(Names=batch, WithDecryption=False)
             except AwsAccessDenied as exc:
                 out.update({n: _denied(exc, "ssm:GetParameters") for n in batch})
                 continue
@@ -117,8 +114,7 @@ class AwsReferenceReader:
     def secret(self, env: Environment, secret: Secret) -> Fact:
         sm = self.clients.client("secretsmanager", env, region=secret.region)
         try:
-            with translated("secretsmanager", "DescribeSecret"):
-                resp = sm.describe_secret(SecretId=secret.arn)
+            resp = sm.describe_secret(SecretId=secret.arn)
         except AwsNotFound:
             return Fact(exists=False)
         except AwsAccessDenied as exc:
@@ -133,8 +129,7 @@ class AwsReferenceReader:
     def s3_object(self, env: Environment, obj: S3Object) -> Fact:
         s3 = self.clients.client("s3", env)
         try:
-            with translated("s3", "HeadObject"):
-                s3.head_object(Bucket=obj.bucket, Key=obj.key)
+            s3.head_object(Bucket=obj.bucket, Key=obj.key)
         except AwsAccessDenied as exc:
             return _denied(exc, "s3:GetObject")
         except AwsError as exc:
@@ -151,8 +146,7 @@ class AwsReferenceReader:
             return Fact(exists=None, note=f"in account {role.account}, not the environment's")
         iam = self.clients.client("iam", env)
         try:
-            with translated("iam", "GetRole"):
-                resp = iam.get_role(RoleName=role.name)
+            resp = iam.get_role(RoleName=role.name)
         except AwsNotFound:
             return Fact(exists=False)
         except AwsAccessDenied as exc:

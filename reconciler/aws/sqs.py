@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import translated
 
 
 @dataclass(frozen=True)
@@ -26,9 +25,8 @@ class SqsQueue:
         self._sqs = clients.client("sqs", region=region or _region_of(queue_url))
 
     def receive(self, wait_seconds: int = 20, max_messages: int = 10) -> list[QueueMessage]:
-        with translated("sqs", "ReceiveMessage"):
-            resp = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=max_messages,
-                                             WaitTimeSeconds=wait_seconds)
+        resp = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=max_messages,
+                                         WaitTimeSeconds=wait_seconds)
         return [QueueMessage(m["MessageId"], m["Body"], m["ReceiptHandle"]) for m in resp.get("Messages", [])]
 
     def extend(self, receipt_handle: str, seconds: int) -> None:
@@ -38,8 +36,7 @@ class SqsQueue:
                                                 VisibilityTimeout=seconds)
 
     def delete(self, receipt_handle: str) -> None:
-        with translated("sqs", "DeleteMessage"):
-            self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
+        self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
 
 
 def _region_of(queue_url: str) -> str | None:

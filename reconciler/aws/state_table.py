@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import AwsError, translated
+from reconciler.aws.errors import AwsError
 from reconciler.events import ThreadRef
 from reconciler.log import get_logger
 
@@ -40,8 +40,7 @@ class StateTable:
         self._clock = clock
 
     def get(self, namespace: str, key: str) -> str | None:
-        with translated("dynamodb", "GetItem"):
-            resp = self._ddb.get_item(TableName=self.table, Key=self._key(namespace, key), ConsistentRead=True)
+        resp = self._ddb.get_item(TableName=self.table, Key=self._key(namespace, key), ConsistentRead=True)
         item = resp.get("Item")
         if not item:
             return None
@@ -54,12 +53,10 @@ class StateTable:
         item = {**self._key(namespace, key), "value": {"S": value}}
         if ttl_seconds:
             item["ttl"] = {"N": str(int(self._clock() + ttl_seconds))}
-        with translated("dynamodb", "PutItem"):
-            self._ddb.put_item(TableName=self.table, Item=item)
+        self._ddb.put_item(TableName=self.table, Item=item)
 
     def delete(self, namespace: str, key: str) -> None:
-        with translated("dynamodb", "DeleteItem"):
-            self._ddb.delete_item(TableName=self.table, Key=self._key(namespace, key))
+        self._ddb.delete_item(TableName=self.table, Key=self._key(namespace, key))
 
     def keys(self, namespace: str, prefix: str = "") -> list[str]:
         expr = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
@@ -70,8 +67,7 @@ class StateTable:
         kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": expr,
                                   "ExpressionAttributeValues": values, "ProjectionExpression": "sk"}
         while True:
-            with translated("dynamodb", "Query"):
-                resp = self._ddb.query(**kwargs)
+            resp = self._ddb.query(**kwargs)
             found.extend(i["sk"]["S"] for i in resp.get("Items", []))
             if not resp.get("LastEvaluatedKey"):
                 return found
@@ -88,8 +84,7 @@ class StateTable:
         found: list[tuple[str, str]] = []
         now = self._clock()
         while True:
-            with translated("dynamodb", "Query"):
-                resp = self._ddb.query(**kwargs)
+            resp = self._ddb.query(**kwargs)
             for item in resp.get("Items", []):
                 ttl = item.get("ttl", {}).get("N")
                 if ttl and float(ttl) < now:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import translated
 from reconciler.aws.live import LiveReader, Tag
 from reconciler.model import Environment, tag_dict, tag_list
 
@@ -83,8 +82,7 @@ class TaskDefinitions:
     def recent_active_arns(self, env: Environment, family: str, limit: int = REUSE_LOOKBACK) -> list[str]:
         """Newest ACTIVE revisions of `family` first (one ListTaskDefinitions call)."""
         ecs = self.clients.client("ecs", env)
-        with translated("ecs", "ListTaskDefinitions"):
-            resp = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=limit)
+        resp = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=limit)
         # familyPrefix is a prefix match: keep only this exact family.
         return [arn for arn in resp.get("taskDefinitionArns", [])
                 if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
@@ -92,11 +90,10 @@ class TaskDefinitions:
     def all_active_arns(self, env: Environment, family: str) -> list[str]:
         ecs = self.clients.client("ecs", env)
         arns: list[str] = []
-        with translated("ecs", "ListTaskDefinitions"):
-            for page in ecs.get_paginator("list_task_definitions").paginate(
-                    familyPrefix=family, status="ACTIVE", sort="DESC"):
-                arns.extend(a for a in page.get("taskDefinitionArns", [])
-                            if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family)
+        for page in ecs.get_paginator("list_task_definitions").paginate(
+                familyPrefix=family, status="ACTIVE", sort="DESC"):
+            arns.extend(a for a in page.get("taskDefinitionArns", [])
+                        if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family)
         return arns
 
     def describe(self, env: Environment, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]]:
@@ -110,13 +107,11 @@ class TaskDefinitions:
         existing = tag_list({k: v for k, v in tag_dict(body.pop("tags", None)).items() if k not in tags})
         self.bucket.acquire()
         ecs = self.clients.client("ecs", env)
-        with translated("ecs", "RegisterTaskDefinition"):
-            resp = ecs.register_task_definition(**body, tags=existing + own)
+        resp = ecs.register_task_definition(**body, tags=existing + own)
         td = resp["taskDefinition"]
         self.reader.cache.put(td["taskDefinitionArn"], td, tuple(resp.get("tags") or existing + own))
         return td
 
     def deregister(self, env: Environment, arn: str) -> None:
         ecs = self.clients.client("ecs", env)
-        with translated("ecs", "DeregisterTaskDefinition"):
-            ecs.deregister_task_definition(taskDefinition=arn)
+        ecs.deregister_task_definition(taskDefinition=arn)

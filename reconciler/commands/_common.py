@@ -75,15 +75,14 @@ def aws_reader_or_fail(desired: DesiredState) -> Any:
     from dataclasses import replace
 
     from reconciler.aws.clients import AwsClients, AwsSettings
-    from reconciler.aws.errors import AwsAccessDenied, AwsError, AwsUnreachable, translated
+    from reconciler.aws.errors import AwsAccessDenied, AwsError, AwsUnreachable
     from reconciler.aws.live import LiveReader
 
     settings = AwsSettings.from_env()
     region = next((e.region for e in desired.environments.values()), None)
     probe = AwsClients(replace(settings, retry_mode="standard", max_attempts=2, connect_timeout=3.0))
     try:
-        with translated("sts", "GetCallerIdentity"):
-            probe.client("sts", region=region).get_caller_identity()
+        probe.client("sts", region=region).get_caller_identity()
     except AwsUnreachable as exc:
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or f"AWS ({region or 'default region'})"
         return fail(f"cannot reach {endpoint}: {exc.args[0]} (check AWS_ENDPOINT_URL and the network)")

@@ -8,7 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reconciler.aws.sns import SnsPublisher, SnsPublishError
+from reconciler.aws.errors import AwsError
+from reconciler.aws.sns import SnsPublisher
 from reconciler.log import configure, get_logger
 from reconciler.notify import DeliveryError, NotifyConfigError, build_notifier, load_notify_config
 from reconciler.notify.destinations import SnsDestination
@@ -119,7 +120,7 @@ def test_sns_errors_are_classified(code: str, retryable: bool) -> None:
     client = _sns_client()
     with Stubber(client) as stub:
         stub.add_client_error("publish", service_error_code=code, http_status_code=400)
-        with pytest.raises(SnsPublishError) as info:
+        with pytest.raises(AwsError) as info:
             SnsPublisher(client).publish("arn:aws:sns:eu-west-1:1:t", "{}")
     assert info.value.retryable is retryable
     with Stubber(client) as stub:
