@@ -1,7 +1,9 @@
 """`reconciler` command line: one sub-command per module in reconciler.commands.
 
 Each command module exposes `register(subparsers)` which adds its parser and sets
-`func=run`, with `run(args) -> int` returning the exit code. Keeping commands in
+`func=run`, with `run(args) -> int` returning the exit code; a command that cannot
+run as asked raises `UsageError`, which becomes `reconciler: <message>` on stderr
+and exit 2 here, in one place. Keeping commands in
 their own modules lets each layer own its CLI without touching this file.
 """
 from __future__ import annotations
@@ -51,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from reconciler.commands._common import UsageError
+
     try:
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"reconciler: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

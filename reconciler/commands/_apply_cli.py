@@ -69,10 +69,10 @@ def warn(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def prepare(args: Any, *, require_service: bool = True) -> tuple[Any, float] | int:
+def prepare(args: Any, *, require_service: bool = True) -> tuple[Any, float]:
     """Shared start of `sync` and `rollback`: logging, --timeout, loading the repo.
 
-    Returns (desired state, timeout seconds), or an exit code when the input is unusable.
+    Returns (desired state, timeout seconds); raises UsageError when the input is unusable.
     """
     from reconciler.commands._common import fail, load_desired_or_fail
     from reconciler.daemon.config import ConfigError, setting_value
@@ -82,12 +82,9 @@ def prepare(args: Any, *, require_service: bool = True) -> tuple[Any, float] | i
     try:
         timeout = parse_duration(args.timeout)
     except DurationError as exc:
-        return fail(f"--timeout: {exc}")
+        fail(f"--timeout: {exc}")
     try:
         setting_value("apply_poll_interval")  # checked before anything runs; read again by the applier's wiring
     except ConfigError as exc:
-        return fail(str(exc))
-    desired = load_desired_or_fail(args, require_service=require_service)
-    if isinstance(desired, int):
-        return desired
-    return desired, timeout
+        fail(str(exc))
+    return load_desired_or_fail(args, require_service=require_service), timeout

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from reconciler.model import DEFAULT_INSTANCE, DesiredState
 
@@ -28,9 +28,21 @@ def use_color(stream: TextIO = sys.stdout) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def fail(message: str, code: int = 2) -> int:
-    print(f"reconciler: {message}", file=sys.stderr)
-    return code
+class UsageError(Exception):
+    """The command cannot run as asked (bad argument, unreadable repo, AWS unreachable...).
+
+    Raised anywhere in a command; `reconciler.cli.main` prints `reconciler: <message>` on stderr
+    and exits with `code` (2), so commands return only their own exit codes.
+    """
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Stop the command with a usage error (exit 2)."""
+    raise UsageError(message, code)
 
 
 def load_desired(args: argparse.Namespace) -> DesiredState:
@@ -39,23 +51,23 @@ def load_desired(args: argparse.Namespace) -> DesiredState:
     return load_repository(Path(args.repo), env=args.env, service=args.service)
 
 
-def load_desired_or_fail(args: argparse.Namespace, *, require_service: bool = True) -> DesiredState | int:
-    """Load the repo named by --repo; on a usage problem print it and return exit code 2.
+def load_desired_or_fail(args: argparse.Namespace, *, require_service: bool = True) -> DesiredState:
+    """Load the repo named by --repo; raise UsageError on a usage problem.
 
     `require_service=False` lets `rollback` name a service that is no longer in git.
     """
     from reconciler.manifests import ManifestError
 
     if not Path(args.repo).is_dir():
-        return fail(f"no such directory: {args.repo}")
+        fail(f"no such directory: {args.repo}")
     try:
         desired = load_desired(args)
     except ManifestError as exc:
-        return fail(str(exc))
+        fail(str(exc))
     if args.env and args.env not in desired.environments:
-        return fail(f"no environment {args.env!r} in {args.repo}")
+        fail(f"no environment {args.env!r} in {args.repo}")
     if require_service and args.service and not has_service(desired, args.service):
-        return fail(f"no service {args.service!r} in {args.repo}" + (f" (environment {args.env})" if args.env else ""))
+        fail(f"no service {args.service!r} in {args.repo}" + (f" (environment {args.env})" if args.env else ""))
     return desired
 
 
@@ -66,7 +78,7 @@ def has_service(desired: DesiredState, name: str) -> bool:
 
 
 def aws_reader_or_fail(desired: DesiredState) -> Any:
-    """A LiveReader, or exit code 2 when AWS cannot be reached or no credentials are found.
+    """A LiveReader; UsageError (exit 2) when AWS cannot be reached or no credentials are found.
 
     The daemon's clients retry up to RECONCILER_AWS_MAX_ATTEMPTS times with backoff, so a
     wrong AWS_ENDPOINT_URL or a missing network would cost minutes per environment; one
@@ -85,10 +97,10 @@ def aws_reader_or_fail(desired: DesiredState) -> Any:
         probe.client("sts", region=region).get_caller_identity()
     except AwsUnreachable as exc:
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or f"AWS ({region or 'default region'})"
-        return fail(f"cannot reach {endpoint}: {exc.args[0]} (check AWS_ENDPOINT_URL and the network)")
+        fail(f"cannot reach {endpoint}: {exc.args[0]} (check AWS_ENDPOINT_URL and the network)")
     except AwsAccessDenied as exc:
-        return fail(f"AWS credentials missing or rejected: {exc.args[0]} "
+        fail(f"AWS credentials missing or rejected: {exc.args[0]} "
                     "(set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
     except AwsError as exc:
-        return fail(f"AWS check failed: {exc}")
+        fail(f"AWS check failed: {exc}")
     return LiveReader(AwsClients(settings), instance_name())

@@ -31,12 +31,12 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.chatops.audit import render_text
 
     if not args.table:
-        return fail("no state table: pass --table or set RECONCILER_STATE_TABLE")
+        fail("no state table: pass --table or set RECONCILER_STATE_TABLE")
     table = StateTable(AwsClients(AwsSettings.from_env()), args.table, region=args.region)
     try:
         records = DynamoAuditLog(table, instance_name()).history(args.env, args.service, args.limit)
     except AwsError as exc:
-        return fail(f"cannot read the audit trail from {args.table}: {exc}")
+        fail(f"cannot read the audit trail from {args.table}: {exc}")
     if args.output == "json":
         print(json.dumps([r.to_json() for r in records], indent=2))
     else:

@@ -32,11 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     configure(level="warning")
     desired = load_desired_or_fail(args)
-    if isinstance(desired, int):
-        return desired
     reader = aws_reader_or_fail(desired)
-    if isinstance(reader, int):
-        return reader
     live = read_live_state(reader, desired.environments, wanted_services(desired),
                            list_owned=not args.service)
     plan = build_plan(desired, live, instance_name())

@@ -63,11 +63,11 @@ def _run(args: argparse.Namespace, plan_edits, title: str) -> int:  # type: igno
 
     root = Path(args.repo)
     if not root.is_dir():
-        return fail(f"no such directory: {args.repo}")
+        fail(f"no such directory: {args.repo}")
     try:
         plan = plan_edits(load_repository(root))
     except (EditError, ManifestError) as exc:
-        return fail(str(exc))
+        fail(str(exc))
     for note in plan.skipped:
         print(f"skipped {note}", file=sys.stderr)
     if not plan.edits:
@@ -111,6 +111,6 @@ def _push(root: Path, files: list[str], title: str, lines: list[str]) -> int:
                 if "[rejected]" not in str(exc.stderr):
                     raise
                 repo.git.pull("--rebase", "origin", branch.name)  # someone pushed first: go on top, never force
-        return fail("the branch kept moving; pull and try again")
+        fail("the branch kept moving; pull and try again")
     except (git.GitCommandError, git.InvalidGitRepositoryError, TypeError, ValueError) as exc:
-        return fail(f"git: {getattr(exc, 'stderr', None) or exc}".strip())
+        fail(f"git: {getattr(exc, 'stderr', None) or exc}".strip())

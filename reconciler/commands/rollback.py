@@ -42,18 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.apply import PAUSED_TAG
     from reconciler.events import ListSink
 
-    prepared = prepare(args, require_service=False)
-    if isinstance(prepared, int):
-        return prepared
-    desired, timeout = prepared
+    desired, timeout = prepare(args, require_service=False)
     env = desired.environments.get(args.env)
     if env is None:
-        return fail(f"environment {args.env!r} is not declared in {args.repo}")
+        fail(f"environment {args.env!r} is not declared in {args.repo}")
     spec = next((s for s in desired.services if s.environment == args.env and s.name == args.service), None)
     sha = desired.commit or repo_commit(args.repo)
     reader = aws_reader_or_fail(desired)
-    if isinstance(reader, int):
-        return reader
     applier = make_applier(reader, ListSink(), max_parallel=1,
                            poll_interval=args.poll_interval or poll_interval_default(), quiet=args.output == "json")
     result = applier.rollback(env, args.service, to_revision=args.to_revision, deregister=args.deregister,

@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
 from typing import Any
+
+from reconciler.commands._common import fail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,9 +52,8 @@ def run(args: argparse.Namespace) -> int:
         doc = fetch_status(args.url, args.timeout)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc  # URLError wraps the socket error
-        print(f"reconciler: cannot read {args.url.rstrip('/')}/status: {reason} "
-              "(is `reconciler run` serving there? set --url or RECONCILER_STATUS_URL)", file=sys.stderr)
-        return 2
+        fail(f"cannot read {args.url.rstrip('/')}/status: {reason} "
+             "(is `reconciler run` serving there? set --url or RECONCILER_STATUS_URL)")
     print(json.dumps(doc, indent=2) if args.output == "json" else render_text(doc))
     services = (doc.get("services") or {}).values()
     healthy = all(s.get("sync") == "Synced" and s.get("health") == "Healthy" for s in services)

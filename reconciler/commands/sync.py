@@ -47,17 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.events import CommitInfo, ListSink
     from reconciler.plan import build_plan
 
-    prepared = prepare(args)
-    if isinstance(prepared, int):
-        return prepared
-    desired, timeout = prepared
+    desired, timeout = prepare(args)
     text = args.output == "text"
     if text:
         for issue in desired.issues:
             print(f"{issue.severity}: {issue}", flush=True)
     reader = aws_reader_or_fail(desired)
-    if isinstance(reader, int):
-        return reader
     live = read_live_state(reader, desired.environments, wanted_services(desired), list_owned=not args.service)
     plan = build_plan(desired, live, instance_name())
     sha = desired.commit or repo_commit(args.repo)

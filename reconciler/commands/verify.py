@@ -27,11 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     configure(level="warning")
     desired = load_desired_or_fail(args)
-    if isinstance(desired, int):
-        return desired
     reader = aws_reader_or_fail(desired)
-    if isinstance(reader, int):
-        return reader
     verifier = Verifier(AwsReferenceReader(reader.clients))
     results = []
     for name, env in sorted(desired.environments.items()):
