@@ -10,10 +10,11 @@ import argparse
 import getpass
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from reconciler.commands._common import fail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,9 +50,7 @@ def _token() -> str | None:
 def run(args: argparse.Namespace) -> int:
     token = _token()
     if not token:
-        print("reconciler: set RECONCILER_API_TOKEN (or RECONCILER_API_TOKEN_FILE) to the daemon's API token",
-              file=sys.stderr)
-        return 2
+        fail("set RECONCILER_API_TOKEN (or RECONCILER_API_TOKEN_FILE) to the daemon's API token")
     body = json.dumps({"text": args.text(args), "user": getpass.getuser()}).encode()
     req = urllib.request.Request(args.url.rstrip("/") + "/api/v1/commands", data=body, method="POST",
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -64,11 +63,9 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             doc = {}
         if exc.code in (401, 404):
-            print(f"reconciler: {args.url} refused: {doc.get('error') or exc.reason} "
-                  "(is RECONCILER_API_TOKEN set on the daemon too?)", file=sys.stderr)
-            return 2
+            fail(f"{args.url} refused: {doc.get('error') or exc.reason} "
+                 "(is RECONCILER_API_TOKEN set on the daemon too?)")
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"reconciler: cannot reach {args.url}: {getattr(exc, 'reason', None) or exc}", file=sys.stderr)
-        return 2
+        fail(f"cannot reach {args.url}: {getattr(exc, 'reason', None) or exc}")
     print(doc.get("text") or doc.get("error") or json.dumps(doc))
     return 0 if doc.get("ok") else 1
