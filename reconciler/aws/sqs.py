@@ -31,9 +31,8 @@ class SqsQueue:
 
     def extend(self, receipt_handle: str, seconds: int) -> None:
         """Keep a message invisible `seconds` longer while its cycle runs ([bc-sqs] ChangeMessageVisibility)."""
-        with translated("sqs", "ChangeMessageVisibility"):
-            self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
-                                                VisibilityTimeout=seconds)
+        self._sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
+                                            VisibilityTimeout=seconds)
 
     def delete(self, receipt_handle: str) -> None:
         self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
