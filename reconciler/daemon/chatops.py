@@ -27,8 +27,9 @@ from reconciler.log import get_logger
 
 log = get_logger(__name__)
 
-#: continue / abort / rollback of a service: (environment, service, actor, revision) -> (what happened, ok).
-Operation = Callable[[str, str, Actor, int | None], tuple[str, bool]]
+#: continue / abort / rollback of a service: (environment, service, actor, revision) -> what happened,
+#: as text (done) or (text, ok) when it can fail.
+Operation = Callable[[str, str, Actor, int | None], "str | tuple[str, bool]"]
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,8 @@ class ChatOps:
         operation = self.operations.get(cmd.action)
         if operation is None:
             return Outcome(f"`{cmd.action}` is not available on this daemon yet.", "refused")
-        text, ok = operation(env, service, actor, cmd.revision)
+        answer = operation(env, service, actor, cmd.revision)
+        text, ok = (answer, True) if isinstance(answer, str) else answer
         return Outcome(text, "applied" if ok else "failed")
 
     def _commit(self, cmd: ChatCommand, actor: Actor, where: Where) -> Outcome:

@@ -118,3 +118,16 @@ def test_api_needs_the_bearer_token() -> None:
     assert api.commands({"Authorization": "Bearer tok"}, b"[]")[0] == 400
     status, doc = api.commands({"Authorization": "Bearer tok"}, json.dumps({"text": "approve staging"}).encode())
     assert status == 409 and "no approval request" in doc["text"]
+
+
+def test_operations_report_success_or_failure() -> None:
+    h = Harness()
+    h.chat.operations = {"continue": lambda env, svc, actor, rev: f"{env}/{svc}: continued",
+                         "abort": lambda env, svc, actor, rev: (f"{env}/{svc}: no paused deployment", False)}
+    h.chat.permissions = Permissions.from_mapping({"permissions": [
+        {"environments": ["staging"], "actions": ["continue", "abort"], "users": ["U0DANA"]}]})
+    h.slash("continue staging web")
+    assert "staging/web: continued" in h.responses[-1][1]["text"]
+    h.slash("abort staging web")
+    assert "no paused deployment" in h.responses[-1][1]["text"]
+    assert sorted((r.action, r.result) for r in h.audit.history()) == [("abort", "failed"), ("continue", "applied")]
