@@ -21,7 +21,7 @@ PERMS = Permissions.from_mapping({"permissions": [
 
 
 class Harness:
-    def __init__(self) -> None:
+    def __init__(self, permissions: Permissions = PERMS, operations: dict[str, Any] | None = None) -> None:
         self.audit = MemoryAuditLog(time.time)
         self.store = ApprovalStore(MemoryKeyValue(), "ecs-reconciler")
         self.board = StatusBoard()
@@ -29,11 +29,12 @@ class Harness:
         self.board.update("production", "web", sync="OutOfSync", health="Healthy", reason="waiting for approval")
         self.responses: list[tuple[str, dict[str, Any]]] = []
         self.woken: list[str] = []
-        self.chat = ChatOps(permissions=PERMS, gate=ApprovalGate(self.store, None, self.audit), store=self.store,
+        self.chat = ChatOps(permissions=permissions, gate=ApprovalGate(self.store, None, self.audit), store=self.store,
                             audit=self.audit, board=self.board, writer=None, load=lambda root: None,
                             wake_git=lambda: self.woken.append("git"), wake_full=lambda: self.woken.append("full"),
                             members=lambda g: [], respond=lambda url, msg: self.responses.append((url, dict(msg))),
-                            background=lambda work: work())  # run inline: the test sees the outcome at once
+                            background=lambda work: work(),  # run inline: the test sees the outcome at once
+                            operations=operations)
 
     def slash(self, text: str, user: str = "U0DANA") -> dict[str, Any]:
         return self.chat.slash_command({"user_id": user, "user_name": "dana", "channel_id": "C1",
@@ -76,9 +77,8 @@ def test_writes_are_acknowledged_then_answered_and_audited() -> None:
 
 
 def test_deploy_without_git_write_access_is_explained() -> None:
-    h = Harness()
-    h.chat.permissions = Permissions.from_mapping({"permissions": [
-        {"environments": ["staging"], "actions": ["deploy"], "users": ["U0DANA"]}]})
+    h = Harness(Permissions.from_mapping({"permissions": [
+        {"environments": ["staging"], "actions": ["deploy"], "users": ["U0DANA"]}]}))
     h.slash("deploy staging web 1.5.0")
     assert "cannot write to git" in h.responses[-1][1]["text"]
 
@@ -121,11 +121,10 @@ def test_api_needs_the_bearer_token() -> None:
 
 
 def test_operations_report_success_or_failure() -> None:
-    h = Harness()
-    h.chat.operations = {"continue": lambda env, svc, actor, rev: f"{env}/{svc}: continued",
-                         "abort": lambda env, svc, actor, rev: (f"{env}/{svc}: no paused deployment", False)}
-    h.chat.permissions = Permissions.from_mapping({"permissions": [
-        {"environments": ["staging"], "actions": ["continue", "abort"], "users": ["U0DANA"]}]})
+    h = Harness(Permissions.from_mapping({"permissions": [
+        {"environments": ["staging"], "actions": ["continue", "abort"], "users": ["U0DANA"]}]}),
+        {"continue": lambda env, svc, actor, rev: f"{env}/{svc}: continued",
+         "abort": lambda env, svc, actor, rev: (f"{env}/{svc}: no paused deployment", False)})
     h.slash("continue staging web")
     assert "staging/web: continued" in h.responses[-1][1]["text"]
     h.slash("abort staging web")
