@@ -17,6 +17,19 @@ from reconciler.model import ApprovalPolicy
 from reconciler.plan import ServicePlan
 
 APPROVE, REJECT = "approval_approve", "approval_reject"  # Block Kit action_ids
+#: Buttons on a paused progressive deployment: the same as `continue ENV SERVICE` / `abort ENV SERVICE`.
+CONTINUE, ROLLBACK = "deployment_continue", "deployment_rollback"
+
+
+def pause_actions(environment: str, service: str) -> dict[str, Any]:
+    """The Continue / Roll back buttons for a deployment waiting at a pause (ECS PAUSE hook, CodeDeploy wait)."""
+    value = f"{environment}|{service}"
+    return {"type": "actions", "block_id": f"pause:{value}"[:255], "elements": [
+        {"type": "button", "action_id": CONTINUE, "style": "primary", "value": value,
+         "text": {"type": "plain_text", "text": "Continue"}},
+        {"type": "button", "action_id": ROLLBACK, "style": "danger", "value": value,
+         "text": {"type": "plain_text", "text": "Roll back"}},
+    ]}
 
 
 @dataclass(frozen=True)

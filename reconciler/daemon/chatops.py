@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.chatops.approval import APPROVE, REJECT, parse_button
+from reconciler.chatops.approval import APPROVE, CONTINUE, REJECT, ROLLBACK, parse_button
 from reconciler.chatops.audit import AuditLog, AuditRecord, render_text
 from reconciler.chatops.commands import ChatCommand, CommandError, help_text, parse
 from reconciler.chatops.gitedit import EditPlan, apply_edit, commit_message, deploy_edit, promote_edits
@@ -101,6 +101,9 @@ class ChatOps:
         url = payload.get("response_url")
         for action in payload.get("actions") or []:
             action_id = action.get("action_id")
+            if action_id in (CONTINUE, ROLLBACK):
+                self._pause_button(str(action.get("value") or ""), action_id == CONTINUE, actor, where, url)
+                continue
             bound = parse_button(str(action.get("value") or ""))
             if action_id not in (APPROVE, REJECT) or bound is None:
                 continue
@@ -114,6 +117,23 @@ class ChatOps:
 
             self.background(work)
         return None
+
+    def _pause_button(self, value: str, go_on: bool, actor: Actor, where: Where, url: str | None) -> None:
+        """Continue / Roll back on a paused deployment: `continue|abort ENV SERVICE`, same permissions."""
+        env, _, service = value.partition("|")
+        try:
+            cmd = parse(f"{'continue' if go_on else 'abort'} {env} {service}")
+        except CommandError:
+            return
+        refused = self._refused(cmd, actor, where)
+
+        def work() -> None:
+            text = refused or self.execute(cmd, actor, where).text
+            if url:
+                self.respond(url, {"response_type": "ephemeral" if refused else "in_channel",
+                                   "replace_original": False, "text": f"{actor.mention}: {text}"})
+
+        self.background(work)
 
     def api(self, text: str, user: str) -> dict[str, Any]:
         """The HTTP API (bearer token): the same commands, done synchronously. The token holder is

@@ -130,3 +130,24 @@ def test_operations_report_success_or_failure() -> None:
     h.slash("abort staging web")
     assert "no paused deployment" in h.responses[-1][1]["text"]
     assert sorted((r.action, r.result) for r in h.audit.history()) == [("abort", "failed"), ("continue", "applied")]
+
+
+def test_pause_buttons_run_continue_and_abort_with_the_same_permissions() -> None:
+    from reconciler.chatops.approval import pause_actions
+
+    h = Harness(Permissions.from_mapping({"permissions": [
+        {"environments": ["production"], "actions": ["continue", "abort"], "users": ["U0DANA"]}]}),
+        {"continue": lambda env, svc, actor, rev: f"{env}/{svc}: continued",
+         "abort": lambda env, svc, actor, rev: f"{env}/{svc}: rolling back"})
+    [go, back] = pause_actions("production", "checkout")["elements"]
+
+    def press(button: dict[str, Any], user: str) -> str:
+        h.chat.interaction({"type": "block_actions", "user": {"id": user}, "response_url": "http://r/3",
+                            "actions": [{"action_id": button["action_id"], "value": button["value"]}]})
+        return str(h.responses[-1][1]["text"])
+
+    assert press(go, "U0DANA") == "<@U0DANA>: production/checkout: continued"
+    assert press(back, "U0DANA") == "<@U0DANA>: production/checkout: rolling back"
+    assert "not allowed to abort in production" in press(back, "U0MALLORY")
+    assert sorted((r.action, r.result, r.actor_id) for r in h.audit.history()) == [
+        ("abort", "applied", "U0DANA"), ("abort", "refused", "U0MALLORY"), ("continue", "applied", "U0DANA")]
