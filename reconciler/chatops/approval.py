@@ -151,7 +151,9 @@ def render(req: ApprovalRequest) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": (
-            f"Commit {commit} {req.title} — by {req.author}\n" + "\n".join(lines))[:3000]}},
+            f"Commit {commit} {req.title} — by {req.author}"
+            + (f", requested by <@{req.requested_by}>" if req.requested_by else "") + "\n"
+            + "\n".join(lines))[:3000]}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(req)[:3000]}]},
     ]
     if req.status == "pending":

@@ -67,7 +67,8 @@ def test_gated_change_is_held_and_requested_once() -> None:
     assert kinds(w.hold("a" * 40))["production/web"] == "approval"
     assert len(w.slack.posts) == 1
     message = w.slack.posts[0]
-    assert "web: `web:1.4.2` → `web:1.5.0`" in str(message["blocks"]) and "by Eve" in str(message["blocks"])
+    assert "web: `web:1.4.2` → `web:1.5.0`" in str(message["blocks"])
+    assert "by Eve, requested by <@U0AL>" in str(message["blocks"])
     assert [b["action_id"] for b in message["blocks"][-1]["elements"]] == [APPROVE, "approval_reject"]
 
 
