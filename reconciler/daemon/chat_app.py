@@ -44,7 +44,6 @@ def chat_parts(cfg: DaemonConfig, table: Any, wakeup: Wakeup, source: GitSource,
 
     from reconciler.chatops.audit import MemoryAuditLog
     from reconciler.daemon.approvals import ApprovalGate, ApprovalStore, MemoryKeyValue
-    from reconciler.notify.slack_web import SlackWeb
     from reconciler.source.writer import GitWriter
 
     if table is not None:
@@ -53,11 +52,16 @@ def chat_parts(cfg: DaemonConfig, table: Any, wakeup: Wakeup, source: GitSource,
         audit = RecentAudit(DynamoAuditLog(table, cfg.instance, ttl_seconds=cfg.audit_ttl))
     else:
         audit = RecentAudit(MemoryAuditLog(time.time))
-    slack = SlackWeb(cfg.slack_bot_token, cfg.slack_approval_channel, base_url=cfg.slack_api_url)
+    slack = None
+    if cfg.slack_bot_token or cfg.slack_signing_secret:  # slack_sdk only when Slack is configured
+        from reconciler.notify.slack_web import SlackWeb
+
+        slack = SlackWeb(cfg.slack_bot_token, cfg.slack_approval_channel, base_url=cfg.slack_api_url)
     store = ApprovalStore(table if table is not None else MemoryKeyValue(), cfg.instance)
-    gate = ApprovalGate(store, slack if slack.can_post else None, audit, members=slack.members,
-                        email_of=slack.email_of, commit_meta=source.commit_meta,
-                        wake=lambda: wakeup.notify("drift"), announce=announce)
+    gate = ApprovalGate(store, slack if slack is not None and slack.can_post else None, audit,
+                        members=slack.members if slack is not None else lambda group: [],
+                        email_of=slack.email_of if slack is not None else lambda user: None,
+                        commit_meta=source.commit_meta, wake=lambda: wakeup.notify("drift"), announce=announce)
     writer = GitWriter(cfg.git_url, Path(cfg.cache_dir), branch=cfg.git_branch, auth=auth,
                        subdir=cfg.git_path, timeout=cfg.git_timeout, author_name=cfg.git_author_name,
                        author_email=cfg.git_author_email)
@@ -95,7 +99,9 @@ def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconcil
     chatops = ChatOps(permissions=Permissions.from_mapping(cfg.chatops), gate=chat.gate, store=chat.store,
                       audit=chat.audit, board=board, writer=chat.writer, load=lambda root: load_repository(root),
                       wake_git=lambda: wakeup.notify("webhook"), wake_full=lambda: wakeup.notify("drift"),
-                      members=chat.slack.members, respond=chat.slack.respond, background=in_thread,
+                      members=chat.slack.members if chat.slack is not None else lambda group: [],
+                      respond=chat.slack.respond if chat.slack is not None else lambda url, message: None,
+                      background=in_thread,
                       command_name=cfg.slack_command, operations={"rollback": rollback})
     routes: dict[str, Any] = {}
     if cfg.slack_signing_secret:
