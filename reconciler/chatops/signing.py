@@ -65,14 +65,23 @@ class RequestVerifier:
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> Verdict:
+    def precheck(self, headers: Mapping[str, str]) -> Verdict:
+        """What can be refused from the headers alone: missing signature, stale timestamp."""
         lower = {k.lower(): v for k, v in headers.items()}
         timestamp = lower.get("x-slack-request-timestamp", "")
-        signature = lower.get("x-slack-signature", "")
-        if not timestamp.isdigit() or not signature:
+        if not timestamp.isdigit() or not lower.get("x-slack-signature", ""):
             return Verdict(False, 401, "missing or malformed Slack signature headers")
         if abs(self._clock() - int(timestamp)) > WINDOW_SECONDS:
             return Verdict(False, 401, "request timestamp is more than five minutes away")
+        return Verdict(True)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Verdict:
+        early = self.precheck(headers)
+        if not early.ok:
+            return early
+        lower = {k.lower(): v for k, v in headers.items()}
+        timestamp = lower["x-slack-request-timestamp"]
+        signature = lower["x-slack-signature"]
         if not self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             return Verdict(False, 401, "bad Slack signature")
         if not self._first_use(signature):

@@ -158,9 +158,9 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
                     drift_interval=cfg.drift_interval, shutdown_timeout=cfg.shutdown_timeout, on_cycle=on_cycle,
                     close=close)
     daemon_ref.append(daemon)
-    routes = chat_routes(cfg, chat, board, reconciler, applier, wakeup)
+    routes, prechecks = chat_routes(cfg, chat, board, reconciler, applier, wakeup)
     http = HttpServer(cfg.http_host, cfg.http_port, Endpoints(board, metrics, webhooks, daemon.ready, extra_status,
-                                                              routes=routes))
+                                                              routes=routes, prechecks=prechecks))
     daemon.services = tuple(s for s in (http, consumer) if s is not None)
     log.info("daemon_configured", git_url=cfg.git_url, branch=cfg.git_branch, instance=cfg.instance,
              lease=bool(lease), sqs=bool(consumer), webhooks=webhooks.enabled, chat_routes=sorted(routes))

@@ -69,10 +69,11 @@ def chat_parts(cfg: DaemonConfig, table: Any, wakeup: Wakeup, source: GitSource,
 
 
 def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconciler: Reconciler,
-                 applier: Any, wakeup: Wakeup) -> dict[str, Any]:
-    """POST routes of the chat endpoints: Slack with a signing secret, the API with a token."""
+                 applier: Any, wakeup: Wakeup) -> tuple[dict[str, Any], dict[str, Any]]:
+    """POST routes of the chat endpoints (and their header prechecks): Slack with a signing secret,
+    the API with a token."""
     if not cfg.slack_signing_secret and not cfg.api_token:
-        return {}
+        return {}, {}
     from reconciler.chatops.permissions import Permissions
     from reconciler.daemon.chatops import ChatOps
     from reconciler.daemon.slack import ApiEndpoint, SlackEndpoints, in_thread
@@ -104,11 +105,15 @@ def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconcil
                       background=in_thread,
                       command_name=cfg.slack_command, operations={"rollback": rollback})
     routes: dict[str, Any] = {}
+    prechecks: dict[str, Any] = {}
     if cfg.slack_signing_secret:
         from reconciler.chatops.signing import RequestVerifier
 
         slack = SlackEndpoints(RequestVerifier(cfg.slack_signing_secret, team_id=cfg.slack_team_id), chatops)
         routes.update({"/slack/commands": slack.commands, "/slack/interactions": slack.interactions})
+        prechecks.update({"/slack/commands": slack.precheck, "/slack/interactions": slack.precheck})
     if cfg.api_token:
-        routes["/api/v1/commands"] = ApiEndpoint(cfg.api_token, chatops).commands
-    return routes
+        api = ApiEndpoint(cfg.api_token, chatops)
+        routes["/api/v1/commands"] = api.commands
+        prechecks["/api/v1/commands"] = api.precheck
+    return routes, prechecks

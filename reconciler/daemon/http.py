@@ -46,6 +46,8 @@ class Endpoints:
     extra_status: Callable[[], dict[str, Any]] = lambda: {}
     #: More POST routes (path -> handler(headers, body) -> (status, JSON body or None)): Slack and the API.
     routes: Mapping[str, Callable[[dict[str, str], bytes], tuple[int, Any]]] = field(default_factory=dict)
+    #: Checks of those routes from the headers alone (bearer token, Slack timestamp), before any body read.
+    prechecks: Mapping[str, Callable[[dict[str, str]], tuple[int, Any] | None]] = field(default_factory=dict)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -109,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items()}
         # Webhooks are refused from their headers before any body is read; every POST has the
         # size limit and the slow-client deadline (Slack and API routes check their own signature/token).
-        refused = ep.webhooks.precheck(headers) if route is None else None
+        refused = ep.webhooks.precheck(headers) if route is None else _route_precheck(ep, path, headers)
         limit = self.server.limits.max_body
         if refused is None and (length < 0 or length > limit):
             refused = WebhookResponse(413, {"error": f"body larger than {limit} bytes"})
@@ -153,6 +155,12 @@ class _Handler(BaseHTTPRequestHandler):
         except TimeoutError:
             return None
         return b"".join(chunks)
+
+
+def _route_precheck(ep: Endpoints, path: str, headers: dict[str, str]) -> WebhookResponse | None:
+    check = ep.prechecks.get(path)
+    refused = check(headers) if check is not None else None
+    return WebhookResponse(refused[0], refused[1]) if refused is not None else None
 
 
 class _Server(ThreadingHTTPServer):

@@ -37,6 +37,11 @@ class SlackEndpoints:
     def __init__(self, verifier: RequestVerifier, chatops: ChatOps) -> None:
         self.verifier, self.chatops = verifier, chatops
 
+    def precheck(self, headers: Mapping[str, str]) -> Response | None:
+        """Refuse from the headers alone (no or stale signature) before the body is read."""
+        verdict = self.verifier.precheck(headers)
+        return None if verdict.ok else (verdict.status, {"error": verdict.reason})
+
     def commands(self, headers: Mapping[str, str], body: bytes) -> Response:
         verdict = self.verifier.verify(headers, body)
         if not verdict.ok or verdict.form is None:
@@ -58,6 +63,9 @@ class SlackEndpoints:
 class ApiEndpoint:
     def __init__(self, token: str, chatops: ChatOps) -> None:
         self._token, self.chatops = token, chatops
+
+    def precheck(self, headers: Mapping[str, str]) -> Response | None:
+        return None if self.authorized(headers) else (401, {"error": "missing or wrong bearer token"})
 
     def authorized(self, headers: Mapping[str, str]) -> bool:
         lower = {k.lower(): v for k, v in headers.items()}

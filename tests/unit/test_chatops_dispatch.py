@@ -151,3 +151,33 @@ def test_pause_buttons_run_continue_and_abort_with_the_same_permissions() -> Non
     assert "not allowed to abort in production" in press(back, "U0MALLORY")
     assert sorted((r.action, r.result, r.actor_id) for r in h.audit.history()) == [
         ("abort", "applied", "U0DANA"), ("abort", "refused", "U0MALLORY"), ("continue", "applied", "U0DANA")]
+
+
+def test_chat_routes_refuse_from_headers_before_reading_the_body() -> None:
+    """A request without the token (or with a stale Slack timestamp) is answered 401 at once, even when
+    it announces a body it never sends (no 408 after the body deadline, nothing read)."""
+    import socket
+
+    from reconciler.daemon.http import Endpoints, HttpServer
+    from reconciler.daemon.metrics import Metrics
+    from reconciler.daemon.wakeup import Wakeup
+    from reconciler.daemon.webhook import WebhookReceiver
+
+    h = Harness()
+    api = ApiEndpoint("tok", h.chat)
+    slack = SlackEndpoints(RequestVerifier(SECRET), h.chat)
+    server = HttpServer("127.0.0.1", 0, Endpoints(
+        h.board, Metrics(), WebhookReceiver(Wakeup(), "main"), lambda: (True, ""),
+        routes={"/api/v1/commands": api.commands, "/slack/commands": slack.commands},
+        prechecks={"/api/v1/commands": api.precheck, "/slack/commands": slack.precheck}))
+    server.start()
+    try:
+        for path, extra in (("/api/v1/commands", ""),
+                            ("/slack/commands", f"X-Slack-Request-Timestamp: {int(time.time()) - 600}\r\n"
+                                                "X-Slack-Signature: v0=00\r\n")):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n{extra}\r\n".encode())
+                head = sock.recv(4096).decode()
+            assert head.startswith("HTTP/1.1 401"), (path, head)
+    finally:
+        server.stop()
