@@ -202,6 +202,18 @@ class GitOpsSettings:
 
 
 @dataclass(frozen=True)
+class SyncWindow:
+    """One `syncWindows` entry of environment.yaml (Argo CD's sync window model)."""
+
+    kind: Literal["allow", "deny"]
+    schedule: str                     # cron expression of the window's start, in `time_zone`
+    duration_seconds: int
+    time_zone: str = "UTC"
+    services: tuple[str, ...] = ()    # empty: every service of the environment
+    manual_sync: bool = False         # `sync --override-window` may sync despite it
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     cluster: str
@@ -211,6 +223,7 @@ class Environment:
     external_id: str | None = None
     sync_policy: SyncPolicy = SyncPolicy()
     source: SourceLocation | None = None
+    sync_windows: tuple[SyncWindow, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from reconciler.commands._common import (
     add_output_arg,
@@ -12,6 +13,7 @@ from reconciler.commands._common import (
     load_desired_or_fail,
     use_color,
 )
+from reconciler.commands._windows import windows_json, windows_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,10 +38,13 @@ def run(args: argparse.Namespace) -> int:
     live = read_live_state(reader, desired.environments, wanted_services(desired),
                            list_owned=not args.service)
     plan = build_plan(desired, live, instance_name())
+    now = time.time()
     if args.output == "json":
-        print(json.dumps(render_plan_json(plan), indent=2, default=str))
+        print(json.dumps({**render_plan_json(plan), "syncWindows": windows_json(desired, now)}, indent=2, default=str))
     else:
         print(render_plan_text(plan, color=use_color()))
+        for line in windows_text(desired, now):
+            print(line)
     if plan.has_errors:
         return 2
     return 1 if plan.changes_pending else 0

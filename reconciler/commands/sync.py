@@ -1,13 +1,14 @@
 """`reconciler sync`: load, validate, read live, plan, apply; wait and report.
 
-Exit 0: everything succeeded or was already in sync; 1: a service failed or
-was rolled back; 2: usage error or invalid input (broken manifests are reported
+Exit 0: everything succeeded or was already in sync; 1: a service failed, was
+rolled back, or is held by a sync window; 2: usage error or invalid input (broken manifests are reported
 and the healthy services are still applied).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Any
 
 from reconciler.commands._apply_cli import (
@@ -24,6 +25,7 @@ from reconciler.commands._common import (
     aws_reader_or_fail,
     instance_name,
 )
+from reconciler.commands._windows import gate, record_overrides
 
 _REPORTED = ("unowned", "orphan", "invalid", "unknown")
 
@@ -32,13 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sync", help="make AWS match git: register, deploy, wait, report",
                        description="Apply the plan: register task definitions only when no ACTIVE revision matches, roll "
                                    "out (ECS rolling or CodeDeploy), wait, roll back on failure, report. "
-                                   "Exit 0: all succeeded or in sync; 1: a service failed or rolled back; "
+                                   "Sync windows of environment.yaml hold services unless --override-window (where the window "
+                                   "allows manual sync). "
+                                   "Exit 0: all succeeded or in sync; 1: a service failed, rolled back or is held; "
                                    "2: usage error or invalid manifests.")
     add_repo_args(p)
     add_output_arg(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
     add_deploy_args(p, "deployments")
     p.add_argument("--max-parallel", type=positive_int, default=8, help="services deployed at once (default 8)")
+    p.add_argument("--override-window", action="store_true",
+                   help="sync services a sync window holds, where the window sets manualSync: true (recorded)")
     p.set_defaults(func=run)
 
 
@@ -54,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{issue.severity}: {issue}", flush=True)
     reader = aws_reader_or_fail(desired)
     live = read_live_state(reader, desired.environments, wanted_services(desired), list_owned=not args.service)
-    plan = build_plan(desired, live, instance_name())
+    windows = gate(build_plan(desired, live, instance_name()), desired, override=args.override_window,
+                   now=time.time())
+    plan = windows.plan
     sha = desired.commit or repo_commit(args.repo)
     sink = ListSink()
     applier = make_applier(reader, sink, max_parallel=args.max_parallel,
@@ -65,12 +73,21 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{sp.key}: {sp.action}" + (f" ({sp.reason})" if sp.reason else ""), flush=True)
     result = applier.apply(plan, commit=CommitInfo(sha=sha) if sha else None, wait=args.wait, timeout=timeout,
                            dry_run=args.dry_run, environments=desired.environments)
+    if not args.dry_run:
+        record_overrides(windows, sha)
     reported = [sp for sp in plan.services if sp.action in _REPORTED]
     if text:
+        for key, why in windows.held:
+            print(f"{key}: held - {why}")
+        for key, why in windows.overridden:
+            print(f"{key}: window overridden - {why}")
         _print_text(plan, result, reported, dry_run=args.dry_run)
     else:
-        print(json.dumps(_as_json(plan, result, reported, sink), indent=2, default=str))
-    if not result.ok:
+        doc = _as_json(plan, result, reported, sink)
+        doc["held"] = [{"service": k, "reason": why} for k, why in windows.held]
+        doc["windowOverrides"] = [{"service": k, "reason": why} for k, why in windows.overridden]
+        print(json.dumps(doc, indent=2, default=str))
+    if not result.ok or windows.held:
         return 1
     return 2 if plan.has_errors else 0
 

@@ -28,6 +28,7 @@ from reconciler.manifests import ManifestError
 from reconciler.model import DesiredState, Environment, LiveEnvironment
 from reconciler.plan import Plan, ServicePlan, build_plan
 from reconciler.source.git import GitError, Snapshot
+from reconciler.windows import in_force, verdict
 
 log = get_logger(__name__)
 
@@ -228,6 +229,8 @@ class Reconciler:
         git_moved = previous is None or snapshot.sha != previous.sha
         self.board.set_daemon(commit=_commit_json(snapshot.commit))
         retry_due = any(m.failed_commit == snapshot.sha and m.retry_at <= self.clock() for m in self.memory.values())
+        retry_due = retry_due or any(m.held_until is not None and m.held_until <= self.clock()
+                                     for m in self.memory.values())  # a sync window closed
         if not (full or git_moved or retry_due):
             # Nothing re-evaluated: still failing if the last evaluation left something degraded
             # (an unusable commit, unreadable AWS), so readiness does not flap between scans.
@@ -275,13 +278,18 @@ class Reconciler:
                 self._recover(f"aws:{name}")
         plan = self.planner(desired, live, self.settings.instance)
         now = self.clock()
+        self.board.set_daemon(syncWindows={name: in_force(env.sync_windows, now)
+                                           for name, env in sorted(desired.environments.items()) if env.sync_windows})
         choices: list[Choice] = []
         for sp in plan.services:
             memory = self.memory.setdefault(sp.key, ServiceMemory())
             if sp.action == "in-sync":
                 memory.synced_commit = sha
                 memory.failed_commit, memory.failures = None, 0
-            choice = decide(sp, memory, sha, now)
+            env = desired.environments.get(sp.environment)
+            window = verdict(sp.environment, env.sync_windows, sp.name, now) if env and env.sync_windows else None
+            choice = decide(sp, memory, sha, now, window)
+            memory.held_until = window.until if choice is not None and choice.kind == "window" and window else None
             if choice is not None:
                 choices.append(choice)
         if self.gate is not None:
@@ -299,6 +307,7 @@ class Reconciler:
         self.memory = {k: v for k, v in self.memory.items() if k in keys}
         self.metrics.set_service_counts(*self.board.counts())
         retries = [m.retry_at for m in self.memory.values() if m.failed_commit == sha]
+        retries += [m.held_until for m in self.memory.values() if m.held_until is not None]
         return CycleResult(full=True, ok=git_ok and aws_ok, commit=sha, git_moved=git_moved, applied=applied,
                            next_retry_at=min(retries) if retries else None)
 
@@ -338,17 +347,20 @@ class Reconciler:
         for sp in plan.services:
             memory = self.memory[sp.key]
             choice = by_key.get(sp.key)
-            if choice is not None and choice.kind in ("self-heal", "report", "paused"):
+            if choice is not None and choice.kind == "window" and choice.held == "apply":
+                self._report_held(sp, choice, commit, memory)
+            elif choice is not None and (choice.kind in ("self-heal", "report", "paused") or choice.kind == "window"):
                 signature = drift_signature(sp)
                 if signature != memory.drift_signature:
                     memory.drift_signature = signature
                     action = "self-heal" if choice.kind == "self-heal" else "report-only"
+                    message = f"self-heal waits: {choice.reason}" if choice.kind == "window" else choice.reason
                     with structlog.contextvars.bound_contextvars(service=sp.key):
                         log.info("drift_detected", paths=sp.drift.paths(), action=action)
                     self._emit(ReportEvent(kind="drift_detected", environment=sp.environment, commit=commit,
                                            services=(ServiceReport(environment=sp.environment, service=sp.name,
                                                                    changes=sp.drift.changes, action=action,
-                                                                   message=choice.reason),)))
+                                                                   message=message),)))
             elif sp.action == "in-sync" and memory.drift_signature is not None:
                 self._resolve_drift(sp.environment, sp.name, commit, memory)
 
@@ -364,6 +376,19 @@ class Reconciler:
             self._emit(ReportEvent(kind="service_unmanaged", environment=env, commit=commit,
                                    reason="no longer declared in git; left running in AWS, not deleted",
                                    services=tuple(ServiceReport(environment=env, service=n) for n in names)))
+
+    def _report_held(self, sp: ServicePlan, choice: Choice, commit: CommitInfo, memory: ServiceMemory) -> None:
+        """A git change a sync window holds: said once per commit and window, applied when it closes."""
+        signature = f"{commit.sha}|{memory.held_until}"
+        if signature == memory.held_signature:
+            return
+        memory.held_signature = signature
+        with structlog.contextvars.bound_contextvars(service=sp.key):
+            log.info("sync_held", reason=choice.reason)
+        self._emit(ReportEvent(kind="sync_held", environment=sp.environment, commit=commit,
+                               services=(ServiceReport(environment=sp.environment, service=sp.name,
+                                                       changes=sp.drift.changes, status="held",
+                                                       message=f"automated sync waits: {choice.reason}"),)))
 
     def _resolve_drift(self, env: str, name: str, commit: CommitInfo, memory: ServiceMemory) -> None:
         memory.drift_signature = None

@@ -9,7 +9,9 @@ Argo CD's rules (gitops-reconcilers.md §1), per service:
 - a failed commit is retried after an exponential backoff with a cap; a newer
   commit is applied at once (it supersedes the failed one);
 - a manual rollback tag (`ecs-reconciler:paused-at-commit`) equal to the current
-  commit pauses automated sync of that service until git moves.
+  commit pauses automated sync of that service until git moves;
+- a sync window that holds the service (reconciler.windows) turns an apply or a self-heal
+  into a wait ("window"); what was held is kept so drift is still reported.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from typing import Literal
 from reconciler.apply.marker import already_applied
 from reconciler.model import PAUSED_TAG
 from reconciler.plan import ServicePlan
+from reconciler.windows import Verdict
 
-Kind = Literal["apply", "self-heal", "report", "backoff", "paused", "approval"]  # approval: held by a gate
+Kind = Literal["apply", "self-heal", "report", "backoff", "paused", "approval", "window"]  # approval: held by a gate; window: by a sync window
 
 
 @dataclass
@@ -34,6 +37,8 @@ class ServiceMemory:
     failures: int = 0
     retry_at: float = 0.0
     drift_signature: str | None = None
+    held_until: float | None = None      # a sync window holds the service until then
+    held_signature: str | None = None    # the hold already reported (once per commit and window)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Choice:
     plan: ServicePlan
     kind: Kind
     reason: str
+    held: Kind | None = None   # kind "window": what the window holds (apply or self-heal)
 
     @property
     def applies(self) -> bool:
@@ -51,8 +57,16 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
     return min(cap, base * 2 ** max(0, failures - 1))
 
 
-def decide(sp: ServicePlan, memory: ServiceMemory, sha: str, now: float) -> Choice | None:
+def decide(sp: ServicePlan, memory: ServiceMemory, sha: str, now: float,
+           window: Verdict | None = None) -> Choice | None:
     """None when there is nothing to change (in-sync, unowned, invalid, unknown, orphan)."""
+    choice = _decide(sp, memory, sha, now)
+    if choice is not None and choice.applies and window is not None and window.blocked:
+        return Choice(sp, "window", window.reason, held=choice.kind)
+    return choice
+
+
+def _decide(sp: ServicePlan, memory: ServiceMemory, sha: str, now: float) -> Choice | None:
     if not sp.changes_pending:
         return None
     policy = sp.policy
