@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from reconciler.durations import DurationError, parse_duration
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.schema import check_schema
-from reconciler.manifests.service import merge_sync_policy, parse_duration
+from reconciler.manifests.service import merge_sync_policy
 from reconciler.model import Environment, SourceLocation, SyncPolicy, SyncWindow
 from reconciler.windows import schedule_problem, zone_problem
 
@@ -52,10 +53,14 @@ def _sync_windows(raw: Any, sink: FileIssues) -> tuple[SyncWindow, ...]:
             sink.error(("syncWindows", index, "timeZone"), problem)
         try:
             duration = parse_duration(item.get("duration"))
-        except ValueError:
-            continue  # the schema reported it
+        except DurationError as exc:
+            sink.error(("syncWindows", index, "duration"), str(exc))
+            continue
+        if duration <= 0:
+            sink.error(("syncWindows", index, "duration"), "must be more than 0")
+            continue
         out.append(SyncWindow(kind="allow" if item.get("kind") == "allow" else "deny", schedule=item["schedule"],
-                              duration_seconds=duration, time_zone=zone,
+                              duration_seconds=int(duration), time_zone=zone,
                               services=tuple(str(s) for s in item.get("services") or ()),
                               manual_sync=bool(item.get("manualSync", False))))
     return tuple(out)

@@ -74,10 +74,12 @@ def test_environment_yaml_sync_windows_are_read_and_checked(tmp_path) -> None:
     assert env.sync_windows == (SyncWindow(kind="deny", schedule="0 18 * * 5", duration_seconds=63 * 3600,
                                            time_zone="Asia/Tokyo", services=("web",), manual_sync=True),)
     env_file.write_text(base + "syncWindows:\n  - {kind: deny, schedule: '0 25 * * 5', duration: 1h, "
-                               "timeZone: Mars/Olympus}\n  - {kind: sometimes, schedule: '0 1 * * *', duration: 1h}\n")
+                               "timeZone: Mars/Olympus}\n  - {kind: sometimes, schedule: '0 1 * * *', duration: 1h}\n"
+                               "  - {kind: deny, schedule: '0 1 * * *', duration: soon}\n")
     state = load_repository(tmp_path)
     assert "production" not in state.environments
     errors = "\n".join(str(i) for i in state.errors)
     assert "syncWindows[0].schedule: '0 25 * * 5' is not a cron expression" in errors
     assert "syncWindows[0].timeZone: 'Mars/Olympus' is not an IANA time zone" in errors
     assert "syncWindows[1].kind" in errors
+    assert "syncWindows[2].duration: not a duration" in errors
