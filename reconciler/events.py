@@ -88,6 +88,7 @@ class ServiceReport:
     rolled_back: bool = False
     message: str = ""                      # human explanation, e.g. AWS's rolloutStateReason
     action: str | None = None              # drift: "self-heal" | "report-only"
+    digests: tuple[tuple[str, str], ...] = ()  # (image, digest its tag resolved to before deploying)
 
 
 @dataclass(frozen=True)

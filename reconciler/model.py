@@ -189,6 +189,18 @@ class BlueGreen:
 
 
 @dataclass(frozen=True)
+class HookTask:
+    """`gitops.hooks.preSync[]` / `postSync[]`: a one-off task run with the revision being deployed."""
+
+    name: str
+    phase: Literal["preSync", "postSync"]
+    command: tuple[str, ...]
+    container: str | None = None     # None: the first essential container
+    timeout_seconds: float = 600.0
+    rollback_on_failure: bool = False
+
+
+@dataclass(frozen=True)
 class GitOpsSettings:
     """The `gitops:` block of service.yaml: what AWS has no field for."""
 
@@ -199,6 +211,7 @@ class GitOpsSettings:
     allow_latest: bool = False
     adopt: bool = False  # take over an existing same-named service that we do not own
     wait_timeout_seconds: float = 1800.0
+    hooks: tuple[HookTask, ...] = ()
 
 
 @dataclass(frozen=True)

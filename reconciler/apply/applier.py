@@ -26,7 +26,9 @@ from reconciler.apply.fields import (
     tag_changes,
     update_params,
 )
+from reconciler.apply.hooks import HookRunner
 from reconciler.apply.marker import applied_tags
+from reconciler.apply.preflight import verify_plan
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.reports import FINAL_KINDS, emit, service_report
 from reconciler.apply.result import ApplyResult, ServiceResult
@@ -42,6 +44,7 @@ from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
 from reconciler.model import PAUSED_TAG, Environment, LiveService, ServiceSpec, ownership_problem, ownership_tags
 from reconciler.plan import Plan, ServicePlan
+from reconciler.verify import Verification, Verifier
 
 log = get_logger(__name__)
 
@@ -66,7 +69,8 @@ class Applier:
 
     def __init__(self, instance: str, sink: ReportSink, *, ecs: EcsWriter, codedeploy: CodeDeploy,
                  taskdefs: TaskDefinitions, deployments: Deployments, clock: Clock, max_parallel: int = 8,
-                 on_progress: ProgressCallback | None = None) -> None:
+                 on_progress: ProgressCallback | None = None, verifier: Verifier | None = None,
+                 hooks: HookRunner | None = None) -> None:
         self.instance = instance
         self.sink = sink
         self.max_parallel = max(1, max_parallel)
@@ -76,6 +80,8 @@ class Applier:
         self.codedeploy = codedeploy
         self.taskdefs = taskdefs
         self.deployments = deployments
+        self.verifier = verifier   # checks images, secrets, roles... before any write
+        self.hooks = hooks         # runs gitops.hooks preSync / postSync tasks
         self._rollback = Rollback(instance, ecs=ecs, codedeploy=codedeploy, taskdefs=taskdefs,
                                   deployments=deployments, clock=clock, on_progress=on_progress)
 
@@ -90,12 +96,13 @@ class Applier:
 
         if not work:
             return ApplyResult(())
+        checked = verify_plan(self.verifier, work, envs, sha) if self.verifier is not None else {}
         context = context_with(should_continue)
 
         def one(sp: ServicePlan) -> ServiceResult:
             with structlog.contextvars.bound_contextvars(service=sp.key):
                 return self._apply_one(sp, envs.get(sp.environment), commit, sha, wait, timeout, dry_run,
-                                       should_continue)
+                                       should_continue, checked.get(sp.key))
 
         def in_context(sp: ServicePlan) -> ServiceResult:
             # Workers run in a copy of the caller's context, so structlog's bound contextvars
@@ -109,7 +116,8 @@ class Applier:
         return ApplyResult(tuple(results))
 
     def _apply_one(self, sp: ServicePlan, env: Environment | None, commit: CommitInfo | None, sha: str | None,
-                   wait: bool, timeout: float, dry_run: bool, should_continue: Callable[[], bool]) -> ServiceResult:
+                   wait: bool, timeout: float, dry_run: bool, should_continue: Callable[[], bool],
+                   verification: Verification | None = None) -> ServiceResult:
         start = self.clock.now()
         action = "follow" if sp.action == "in-sync" else sp.action
         base = ServiceResult(sp.environment, sp.name, action, "skipped")
@@ -125,6 +133,15 @@ class Applier:
                                sp.live.task_definition if sp.live else None) if sp.action != "prune" else ()
         strategy = self.deployments.controller(sp.spec, sp.live.service if sp.live else None).strategy
         progress = Progress(sp.key, self.on_progress)
+        if verification is not None:
+            base = replace(base, image_digests=tuple(sorted(verification.digests.items())))
+            if not verification.ok:
+                # Refused before any write (no RegisterTaskDefinition, no UpdateService); one sync_failed report.
+                result = replace(base, status="failed", message=verification.summary())
+                if not dry_run:
+                    emit(self.sink, "sync_failed", sp, service_report(sp, images, strategy, result), commit)
+                log.info("service_applied", service=sp.key, action=action, status=result.status, message=result.message)
+                return result
         if not dry_run and action != "follow":
             emit(self.sink, "sync_started", sp, service_report(sp, images, strategy), commit)
         try:
@@ -136,6 +153,7 @@ class Applier:
                 result = self._follow(sp, env, base, sha, deadline, wait, progress)
             else:
                 result = self._update(sp, env, base, sha, wait, deadline, dry_run, progress)
+            result = self._post_sync(sp, env, result, sha, deadline, wait, dry_run, progress)
         except (AwsError, AppSpecError) as exc:
             log.warning("apply_failed", service=sp.key, error=str(exc))
             result = replace(base, status="failed", message=str(exc))
@@ -172,6 +190,9 @@ class Applier:
             return replace(base, message="dry run: would create" + (" (register a revision)" if rev.registered else ""))
         if not keep_waiting():
             return replace(base, message=NOT_STARTED)
+        held = self._pre_sync(sp, env, base, str(rev.arn), sha, deadline, progress)
+        if held is not None:
+            return held
         svc = self.ecs.create_service(env, create_params(spec, str(rev.arn), self.instance,
                                                          extra_tags=applied_tags(spec, sha)))
         request = DeployRequest(env, sp.name, str(rev.arn), svc, spec)
@@ -231,6 +252,10 @@ class Applier:
             return replace(base, message="dry run: would " + ", ".join(what) if what else "dry run: nothing to do")
         if not keep_waiting():  # registering may have queued behind the rate limit: still allowed to act?
             return replace(base, message=NOT_STARTED)
+        if target_td != current_td:
+            held = self._pre_sync(sp, env, base, target_td, sha, deadline, progress)
+            if held is not None:
+                return held
         self.ecs.tag(env, live.arn, to_tag)
         self.ecs.untag(env, live.arn, to_untag)
         request = DeployRequest(env, sp.name, target_td, live.service, spec,
@@ -276,6 +301,43 @@ class Applier:
         except AwsError as exc:
             log.warning("applied_tag_failed", error=str(exc))
         return result
+
+    # -- hooks -------------------------------------------------------------------------
+    def _pre_sync(self, sp: ServicePlan, env: Environment, base: ServiceResult, td_arn: str, sha: str | None,
+                  deadline: float, progress: Progress) -> ServiceResult | None:
+        """None when every preSync hook succeeded (or there is none); else why the rollout does not start."""
+        spec = _spec(sp)
+        if self.hooks is None or not any(h.phase == "preSync" for h in spec.gitops.hooks):
+            return None
+        results = self.hooks.run_phase(env, spec, "preSync", td_arn, spec.task_definition, sha, deadline, progress)
+        failed = next((r for r in results if not r.ok), None)
+        if failed is None:
+            return None
+        if failed.released:
+            return replace(base, message=f"{NOT_STARTED}; {failed.message}")
+        return replace(base, status="failed", message=f"not deployed: {failed.message}")
+
+    def _post_sync(self, sp: ServicePlan, env: Environment, result: ServiceResult, sha: str | None,
+                   deadline: float, wait: bool, dry_run: bool, progress: Progress) -> ServiceResult:
+        """After a successful rollout: smoke tests. A failure fails the sync and, if asked, rolls back."""
+        spec = sp.spec
+        if (self.hooks is None or dry_run or not wait or spec is None or result.status != "succeeded"
+                or sp.action not in ("create", "update") or not result.task_definition_arn
+                or not any(h.phase == "postSync" for h in spec.gitops.hooks)
+                or not (result.deployment_id or sp.action == "create")):
+            return result
+        results = self.hooks.run_phase(env, spec, "postSync", result.task_definition_arn, spec.task_definition, sha,
+                                       deadline, progress)
+        failed = next((r for r in results if not r.ok), None)
+        if failed is None or failed.released:
+            return result
+        message = failed.message
+        if failed.hook.rollback_on_failure and sp.action == "update":
+            back = self.rollback(env, sp.name, spec=spec, commit=sha, timeout=max(60.0, deadline - self.clock.now()))
+            message += f"; rolled back: {back.message}" if back.ok else f"; rollback failed: {back.message}"
+            return replace(result, status="rolled_back" if back.ok else "failed", message=message,
+                           rolled_back=back.ok)
+        return replace(result, status="failed", message=message)
 
     # -- manual rollback ---------------------------------------------------------------
     def rollback(self, env: Environment, service: str, *, to_revision: int | None = None, deregister: bool = False,

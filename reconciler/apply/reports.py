@@ -22,6 +22,7 @@ def service_report(sp: ServicePlan, images: tuple[ImageChange, ...], strategy: s
         stopped_reasons=result.stopped_reasons if result else (),
         rolled_back=result.rolled_back if result else False,
         message=result.message if result else sp.reason,
+        digests=result.image_digests if result else (),
     )
 
 

@@ -22,6 +22,7 @@ class ServiceResult:
     stopped_reasons: tuple[str, ...] = ()
     rolled_back: bool = False
     duration_seconds: float = 0.0
+    image_digests: tuple[tuple[str, str], ...] = ()   # (image as written, digest it resolved to)
 
     @property
     def key(self) -> str:
@@ -38,6 +39,7 @@ class ServiceResult:
             "taskDefinitionArn": self.task_definition_arn, "registered": self.registered,
             "message": self.message, "stoppedReasons": list(self.stopped_reasons),
             "rolledBack": self.rolled_back, "durationSeconds": round(self.duration_seconds, 3),
+            "imageDigests": dict(self.image_digests),
         }
 
 

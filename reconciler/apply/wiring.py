@@ -6,6 +6,7 @@ from reconciler.apply.bluegreen import BlueGreenDeployer
 from reconciler.apply.clock import Clock, SystemClock
 from reconciler.apply.continuation import keep_waiting
 from reconciler.apply.deployments import build_deployments
+from reconciler.apply.hooks import HookRunner
 from reconciler.apply.progress import ProgressCallback
 from reconciler.apply.rolling import RollingWaiter
 from reconciler.aws.clients import AwsClients
@@ -13,13 +14,15 @@ from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.aws.live import LiveReader
 from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
+from reconciler.aws.tasks import TaskRunner
 from reconciler.events import ReportSink
+from reconciler.verify import Verifier
 
 
 def build_applier(clients: AwsClients, reader: LiveReader, instance: str, sink: ReportSink, *,
                   max_parallel: int = 8, clock: Clock | None = None, poll_interval: float = 5.0,
                   on_progress: ProgressCallback | None = None,
-                  register_bucket: TokenBucket | None = None) -> Applier:
+                  register_bucket: TokenBucket | None = None, verifier: Verifier | None = None) -> Applier:
     clock = clock or SystemClock()
     ecs = EcsWriter(clients)
     codedeploy = CodeDeploy(clients)
@@ -28,4 +31,5 @@ def build_applier(clients: AwsClients, reader: LiveReader, instance: str, sink: 
     return Applier(instance, sink, ecs=ecs, codedeploy=codedeploy,
                    taskdefs=TaskDefinitions(clients, reader, register_bucket),
                    deployments=build_deployments(ecs, codedeploy, rolling, bluegreen), clock=clock,
-                   max_parallel=max_parallel, on_progress=on_progress)
+                   max_parallel=max_parallel, on_progress=on_progress, verifier=verifier,
+                   hooks=HookRunner(TaskRunner(clients), clock, poll_interval, keep_waiting=keep_waiting))

@@ -16,6 +16,7 @@ Limits and answers ([bc-ecr], [bc-ssm], [bc-sm], [bc-s3], [bc-iam]: the botocore
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsAccessDenied, AwsError, AwsNotFound
 from reconciler.aws.live import chunks
 from reconciler.model import Environment
+from reconciler.verify import Verifier, VerifyCache
 from reconciler.verify.findings import Fact, trusted_services
 from reconciler.verify.refs import EcrImage, Role, S3Object, Secret
 
@@ -155,3 +157,8 @@ class AwsReferenceReader:
         if isinstance(policy, str):
             policy = json.loads(urllib.parse.unquote(policy))
         return Fact(exists=True, trusted_by=trusted_services(policy))
+
+
+def make_verifier(clients: AwsClients, *, cached: bool = True) -> Verifier:
+    """The product's Verifier: these readers, and a per-commit cache (the daemon) or none (one-shot CLI)."""
+    return Verifier(AwsReferenceReader(clients), VerifyCache(time.monotonic) if cached else None)

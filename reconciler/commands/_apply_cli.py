@@ -59,10 +59,12 @@ def print_progress(key: str, line: str) -> None:
 
 def make_applier(reader: Any, sink: Any, *, max_parallel: int, poll_interval: float, quiet: bool) -> Any:
     from reconciler.apply import build_applier
+    from reconciler.aws.references import make_verifier
     from reconciler.commands._common import instance_name
 
     return build_applier(reader.clients, reader, instance_name(), sink, max_parallel=max_parallel,
-                   poll_interval=poll_interval, on_progress=None if quiet else print_progress)
+                         poll_interval=poll_interval, on_progress=None if quiet else print_progress,
+                         verifier=make_verifier(reader.clients, cached=False))
 
 
 def warn(message: str) -> None:

@@ -77,6 +77,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     from reconciler.apply import build_applier
     from reconciler.aws.clients import AwsClients, AwsSettings
     from reconciler.aws.live import LiveReader, read_live_state, wanted_services
+    from reconciler.aws.references import make_verifier
     from reconciler.manifests import load_repository
 
     for secret in (cfg.git_token, cfg.webhook_gitlab_token, cfg.webhook_github_secret, cfg.slack_signing_secret,
@@ -111,7 +112,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
         return read_live_state(reader, desired.environments, wanted_services(desired))
 
     applier = build_applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
-                      poll_interval=cfg.apply_poll_interval)
+                            poll_interval=cfg.apply_poll_interval, verifier=make_verifier(clients))
     settings = LoopSettings(instance=cfg.instance, apply_wait=cfg.apply_wait, apply_timeout=cfg.apply_timeout,
                             backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)
     daemon_ref: list[Daemon] = []

@@ -15,6 +15,7 @@ from reconciler.model import (
     ApprovalPolicy,
     BlueGreen,
     GitOpsSettings,
+    HookTask,
     SyncPolicy,
     deployment_controller,
     requires_fargate,
@@ -133,7 +134,8 @@ def _check_ignore_paths(gitops: Mapping[str, Any], sink: FileIssues) -> None:
 
 def check_against_taskdef(doc: ServiceDoc, taskdef: dict[str, Any], network_mode_where: str,
                           sink: FileIssues) -> None:
-    """Checks that need both files: networking and load balancer targets."""
+    """Checks that need both files: networking, load balancer targets, hook containers."""
+    _check_hooks(doc, taskdef, sink)
     mode = taskdef.get("networkMode")
     if mode == "awsvpc" and not as_dict(doc.service.get("networkConfiguration")).get("awsvpcConfiguration"):
         sink.error(("networkConfiguration",) if "networkConfiguration" in doc.service else (),
@@ -200,7 +202,49 @@ def build_gitops(doc: ServiceDoc, env_policy: SyncPolicy) -> GitOpsSettings:
         allow_latest=bool(raw.get("allowLatestTag", False)),
         adopt=bool(raw.get("adopt", False)),
         wait_timeout_seconds=parse_duration(raw.get("waitTimeout", 1800)),
+        hooks=_hooks(raw.get("hooks")),
     )
+
+
+def _hooks(raw: Any) -> tuple[HookTask, ...]:
+    out = []
+    for phase in ("preSync", "postSync"):
+        for item in as_list(as_dict(raw).get(phase)):
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("command"), list):
+                try:
+                    timeout = parse_duration(item.get("timeout", 600))
+                except DurationError:
+                    timeout = 600.0  # reported by _check_hooks
+                out.append(HookTask(name=item["name"], phase=phase, command=tuple(str(c) for c in item["command"]),
+                                    container=item.get("container"), timeout_seconds=timeout,
+                                    rollback_on_failure=bool(item.get("rollbackOnFailure", False))))
+    return tuple(out)
+
+
+def _check_hooks(doc: ServiceDoc, taskdef: dict[str, Any], sink: FileIssues) -> None:
+    """Hook containers exist; timeouts are durations; names unique per phase."""
+    names = [c.get("name") for c in as_list(taskdef.get("containerDefinitions")) if isinstance(c, dict)]
+    for phase in ("preSync", "postSync"):
+        seen: set[str] = set()
+        for index, item in enumerate(as_list(as_dict(doc.gitops.get("hooks")).get(phase))):
+            if not isinstance(item, dict):
+                continue
+            where = ("gitops", "hooks", phase, index)
+            if item.get("name") in seen:
+                sink.error((*where, "name"), f"hook name {item['name']!r} used twice in {phase}")
+            seen.add(str(item.get("name")))
+            container = item.get("container")
+            if isinstance(container, str) and container not in names:
+                sink.error((*where, "container"), f"container {container!r} is not in the task definition "
+                                                  f"({', '.join(str(n) for n in names) or 'none'})")
+            if "timeout" in item:
+                try:
+                    if parse_duration(item["timeout"]) <= 0:
+                        sink.error((*where, "timeout"), "must be more than 0")
+                except DurationError as exc:
+                    sink.error((*where, "timeout"), str(exc))
+            if phase == "preSync" and "rollbackOnFailure" in item:
+                sink.error((*where, "rollbackOnFailure"), "only for postSync: a failed preSync hook deploys nothing")
 
 
 def _blue_green(raw: Any, service: Mapping[str, Any]) -> BlueGreen:

@@ -192,6 +192,8 @@ def service_lines(kind: EventKind, s: ServiceReport, m: Markup) -> list[str]:
     for img in s.images:
         old = m.code(img.old) if img.old else "(new)"
         lines.append(f"image {m.esc(img.container)}: {old} → {m.code(img.new)}")
+    for image, digest in s.digests:
+        lines.append(f"digest {m.code(image.rsplit('/', 1)[-1])}: {m.code(digest)}")
     image_paths = {f"/{img.container}/image" for img in s.images}
     for c in s.changes:
         if any(c.path.endswith(p) for p in image_paths):

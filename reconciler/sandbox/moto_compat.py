@@ -26,6 +26,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("moto.ecr.models", "Image.image_tags"),
     ("moto.elbv2.models", "elbv2_backends"),
     ("moto.secretsmanager.models", "secretsmanager_backends"),
+    ("moto.logs.models", "logs_backends"),
     ("moto.codedeploy.models", "codedeploy_backends"),
     ("moto.codedeploy.models", "CodeDeployBackend.get_deployment_group"),
     ("moto.ec2.models.subnets", "random_subnet_id"),
@@ -165,3 +166,16 @@ def pin_secret_arn(account: str, region: str, name: str, arn: str) -> None:
     from moto.secretsmanager.models import secretsmanager_backends
 
     secretsmanager_backends[account][region].secrets[name].arn = arn
+
+
+def write_log_events(account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
+    """What the awslogs driver does for a container: group (created when missing), stream, events."""
+    from moto.logs.models import logs_backends
+
+    backend = logs_backends[account][region]
+    if group not in backend.groups:
+        backend.create_log_group(group, {})
+    log_group = backend.groups[group]
+    if stream not in log_group.streams:
+        log_group.create_log_stream(stream)
+    log_group.put_log_events(stream, events)

@@ -21,6 +21,8 @@ Format (YAML, every section optional)::
       - {name: ecsTaskExecutionRole, trust: [ecs-tasks.amazonaws.com]}
     s3Objects:                        # environment files
       - {bucket: example-config, key: web/staging.env, body: "FEATURE=1"}
+    taskOutcomes:                     # one-off tasks (RunTask): by a substring of their command
+      - {match: "db:migrate", exitCode: 0, runSeconds: 30, logs: ["migrated 3 tables"]}
     targetGroups:                     # exact ARNs are honoured (moto's are random)
       - {arn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-staging/0000000000000001",
          port: 8080, protocol: HTTP, targetType: ip}
@@ -49,6 +51,7 @@ import yaml
 
 from reconciler.sandbox import moto_compat
 from reconciler.sandbox.ecs_engine import STEP_SECONDS
+from reconciler.sandbox.one_off import Outcome
 from reconciler.sandbox.state import SandboxState
 
 
@@ -113,6 +116,7 @@ def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
     for repository, tags in (seed.get("ecr") or {}).items():
         _put_images(ecr, repository, list(tags or []))
     _seed_references(seed, clients, state)
+    state.one_off.outcomes.extend(Outcome.from_seed(doc) for doc in seed.get("taskOutcomes") or [])
     for tg in seed.get("targetGroups") or []:
         name = tg["arn"].split(":targetgroup/")[1].split("/")[0]
         created = elbv2.create_target_group(

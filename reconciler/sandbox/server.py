@@ -15,7 +15,7 @@ from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from reconciler.log import get_logger
-from reconciler.sandbox import codedeploy_api, ecs_api, moto_compat
+from reconciler.sandbox import codedeploy_api, ecs_api, moto_compat, one_off_api
 from reconciler.sandbox.admin import AdminApp
 from reconciler.sandbox.clock import SandboxClock
 from reconciler.sandbox.seed import apply_seed, load_seed
@@ -71,7 +71,7 @@ class Sandbox:
             moto_compat.reset_moto()
             self.state = SandboxState(clock=SandboxClock(speed=self.speed), throttling=False,
                                       breaker_min=self.breaker_min)
-            handlers = {**ecs_api.HANDLERS, **codedeploy_api.HANDLERS}
+            handlers = {**ecs_api.HANDLERS, **codedeploy_api.HANDLERS, **one_off_api.HANDLERS}
             app = SandboxApp(self.state, moto_compat.moto_wsgi_app(), handlers, AdminApp(self.state))
             self._server = make_server("127.0.0.1", self.port, app, threaded=True,
                                        request_handler=_QuietHandler)
@@ -149,6 +149,14 @@ class Sandbox:
         now = self._state.clock.advance(seconds)
         self._state.tick()
         return now
+
+    def task_outcome(self, match: str, exit_code: int = 0, run_seconds: float = 30.0,
+                     logs: tuple[str, ...] = ()) -> None:
+        """One-off tasks whose command contains `match` exit with `exit_code` after `run_seconds`."""
+        from reconciler.sandbox.one_off import Outcome
+
+        with self._state.lock:
+            self._state.one_off.outcomes.append(Outcome(match, exit_code, run_seconds, tuple(logs)))
 
     def reset_faults(self) -> None:
         self._state.faults.reset()

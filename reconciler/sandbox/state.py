@@ -10,6 +10,7 @@ from reconciler.sandbox.clock import SandboxClock
 from reconciler.sandbox.codedeploy_engine import CodeDeploySimulator
 from reconciler.sandbox.ecs_engine import EcsSimulator
 from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.one_off import OneOffTasks
 from reconciler.sandbox.throttling import RateLimiter
 
 ACCOUNT = "123456789012"
@@ -42,6 +43,7 @@ class SandboxState:
     groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     ecs: EcsSimulator = field(init=False)
     codedeploy: CodeDeploySimulator = field(init=False)
+    one_off: OneOffTasks = field(init=False)  # RunTask tasks
 
     def __post_init__(self) -> None:
         self.ecs = EcsSimulator(self.clock, self.image_error, account=self.account,
@@ -51,6 +53,7 @@ class SandboxState:
         self.lock = self.ecs.lock
         self.codedeploy.lock = self.lock
         self.codedeploy.target_group_arn = self.target_group_arn
+        self.one_off = OneOffTasks(self.clock, self.image_error, self.account, self.region)
 
     @property
     def principal(self) -> str:
@@ -60,6 +63,7 @@ class SandboxState:
         with self.lock:
             self.ecs.tick()
             self.codedeploy.tick()
+            self.one_off.tick()
 
     def image_error(self, image: str) -> str | None:
         """Why a task with this image cannot start, or None: untagged ECR images and
