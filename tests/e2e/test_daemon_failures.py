@@ -31,8 +31,10 @@ def test_bad_image_is_rolled_back_reported_backed_off_and_superseded(sandbox, re
         daemons.append(d.start())
         d.wait_for(synced("staging/web", commit=repo.head()), "first sync")
 
-        set_image(repo, "staging", "web", "9.9.9-missing")
-        bad = repo.commit("web: release a tag that was never pushed")
+        # In ECR (so verification lets it through) but its tasks cannot pull it: ECS must roll back.
+        sandbox.fail_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.4.1")
+        set_image(repo, "staging", "web", "1.4.1")
+        bad = repo.commit("web: release a tag whose image cannot be pulled")
         doc = d.wait_for(rolled_back("staging/web", bad), "the bad commit to fail and roll back", deadline=90)
         web = doc["services"]["staging/web"]
         assert web["lastError"] and "CannotPullContainerError" in web["lastError"], web

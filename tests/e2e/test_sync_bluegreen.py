@@ -83,7 +83,7 @@ def _killed_mid_deployment(sandbox_factory, tmp_path: Path, service: str, tag: s
 
 
 def test_sync_killed_mid_deployment_attaches_to_it_on_restart(sandbox_factory, tmp_path):
-    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "web", "1.5.0", speed=20.0,
+    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "web", "1.5.0", speed=8.0,
                                            until="production/web: running")
     svc = describe(sandbox, "production", "web")
     [primary] = [d for d in svc["deployments"] if d["status"] == "PRIMARY"]

@@ -60,10 +60,12 @@ def test_changed_image_tag_rolls_out_and_completes(sandbox, repo):
     assert len(revisions(sandbox, "web-staging")) == 2
 
 
-def test_missing_image_fails_rolls_back_and_names_the_reason(sandbox, repo):
+def test_unpullable_image_fails_rolls_back_and_names_the_reason(sandbox, repo):
     assert sync_json(sandbox, repo, "--env", "staging")[0] == 0
     good = describe(sandbox, "staging", "web")["taskDefinition"]
-    set_image(repo, "staging", "web", "9.9.9-missing")
+    # In ECR, so verification lets it through, but its tasks cannot pull it (a sandbox fault).
+    sandbox.fail_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.5.0")
+    set_image(repo, "staging", "web", "1.5.0")
     code, data = sync_json(sandbox, repo, "--env", "staging")
     assert code == 1
     assert data["failed"] == ["staging/web"]
@@ -83,7 +85,11 @@ def test_one_failing_service_does_not_stop_the_others(sandbox, repo):
     code, data = sync_json(sandbox, repo, "--env", "staging")
     assert code == 1
     assert data["failed"] == ["staging/web"]
+    web = by_key(data)["staging/web"]
+    assert web["message"].startswith("not deployed: image ") and web["registered"] is False  # refused before any write
+    assert [e["kind"] for e in data["events"] if e["services"] == ["web"]] == ["sync_failed"]
     assert by_key(data)["staging/api"]["status"] == "succeeded"
+    assert by_key(data)["staging/api"]["imageDigests"]["123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:2.0.1"].startswith("sha256:")
 
 
 def test_dry_run_changes_nothing(sandbox, repo):
