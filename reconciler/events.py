@@ -17,7 +17,7 @@ EventKind = Literal[
     "sync_succeeded",
     "sync_failed",
     "sync_rolled_back",
-    "sync_held",
+    "window_held",
     "drift_detected",
     "drift_resolved",
     "manifest_invalid",

@@ -36,6 +36,10 @@ APPLIED_TAG = "ecs-reconciler:applied-spec"
 PAUSED_TAG = "ecs-reconciler:paused-at-commit"
 #: Every tag the reconciler writes starts with this; such tags are never drift.
 RESERVED_TAG_PREFIX = "ecs-reconciler:"
+#: Tags on a hook's one-off task (with COMMIT_TAG): which hook ("preSync/migrate") of which
+#: service, so a restarted daemon finds a run again (reconciler.apply.hooks).
+HOOK_TAG = "ecs-reconciler:hook"
+SERVICE_TAG = "ecs-reconciler:service"
 #: Tag prefixes git never declares and the diff never compares: ours, and AWS's own
 #: ("aws:" is reserved for AWS use; user tags may not start with it, [ecs-dg] ecs-using-tags
 #: "Tag restrictions").

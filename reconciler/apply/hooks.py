@@ -20,13 +20,20 @@ from reconciler.apply.clock import Clock
 from reconciler.apply.progress import Progress
 from reconciler.aws.tasks import TaskRunner
 from reconciler.log import get_logger
-from reconciler.model import Environment, HookTask, ServiceSpec
+from reconciler.model import (
+    COMMIT_TAG,
+    DEFAULT_INSTANCE,
+    HOOK_TAG,
+    SERVICE_TAG,
+    Environment,
+    HookTask,
+    ServiceSpec,
+    tag_dict,
+    tag_list,
+)
 
 log = get_logger(__name__)
 
-HOOK_TAG = "ecs-reconciler:hook"
-COMMIT_TAG = "ecs-reconciler:commit"
-SERVICE_TAG = "ecs-reconciler:service"
 PHASE_WORDS = {"preSync": "pre-sync", "postSync": "post-sync"}
 #: RunTask fields taken from the service, so the task runs where the service's tasks run.
 _PLACEMENT = ("launchType", "capacityProviderStrategy", "platformVersion", "networkConfiguration",
@@ -46,7 +53,7 @@ class HookResult:
 def started_by(spec: ServiceSpec, sha: str | None, hook: HookTask) -> str:
     """Stable per (service, commit, phase, hook): the key that finds a run again after a restart."""
     digest = hashlib.sha256(f"{spec.key}|{sha or ''}|{hook.phase}|{hook.name}".encode()).hexdigest()[:40]
-    return f"ecs-reconciler-hook-{digest}"
+    return f"{DEFAULT_INSTANCE}-hook-{digest}"
 
 
 def essential_exit(task: Mapping[str, Any], td: Mapping[str, Any]) -> tuple[bool, str]:
@@ -120,7 +127,7 @@ class HookRunner:
             params: dict[str, Any] = {k: spec.service[k] for k in _PLACEMENT if spec.service.get(k) is not None}
             params.update(taskDefinition=td_arn, startedBy=key,
                           overrides={"containerOverrides": [{"name": container, "command": list(hook.command)}]},
-                          tags=[{"key": k, "value": v} for k, v in tags.items()])
+                          tags=tag_list(tags))
             task, reused = self.tasks.run(env, params), False
             log.info("hook_started", service=spec.key, hook=hook.name, phase=hook.phase, task=task.get("taskArn"))
             progress(f"{word}: task {task['taskArn'].rsplit('/', 1)[-1]} started: {' '.join(hook.command)}")
@@ -135,7 +142,7 @@ class HookRunner:
                 return HookResult(hook, False, arn, f"{word}: no longer followed here; task {arn} runs on in AWS",
                                   reused=reused, released=True)
             if self.clock.now() >= deadline:
-                self.tasks.stop(env, arn, f"ecs-reconciler: {word} timed out")
+                self.tasks.stop(env, arn, f"{word} timed out (stopped by the reconciler)")
                 return HookResult(hook, False, arn, f"{word} timed out after {hook.timeout_seconds:g}s; task stopped",
                                   reused=reused)
             self.clock.sleep(self.poll_interval)
@@ -161,4 +168,4 @@ class HookRunner:
 
 def _tags(task: Mapping[str, Any]) -> dict[str, str]:
     wanted = (HOOK_TAG, COMMIT_TAG, SERVICE_TAG)
-    return {t["key"]: t["value"] for t in task.get("tags") or [] if t.get("key") in wanted}
+    return {k: v for k, v in tag_dict(task.get("tags") or []).items() if k in wanted}

@@ -384,8 +384,8 @@ class Reconciler:
             return
         memory.held_signature = signature
         with structlog.contextvars.bound_contextvars(service=sp.key):
-            log.info("sync_held", reason=choice.reason)
-        self._emit(ReportEvent(kind="sync_held", environment=sp.environment, commit=commit,
+            log.info("window_held", reason=choice.reason)
+        self._emit(ReportEvent(kind="window_held", environment=sp.environment, commit=commit,
                                services=(ServiceReport(environment=sp.environment, service=sp.name,
                                                        changes=sp.drift.changes, status="held",
                                                        message=f"automated sync waits: {choice.reason}"),)))

@@ -20,7 +20,7 @@ DESCRIPTION_LIMIT = 8000
 NEXT_STEPS: dict[str, str] = {
     "sync_failed": "Read the stopped reasons above, fix the manifest or image in git and push.",
     "sync_rolled_back": "AWS rolled the service back; fix the cause in git and push a new commit.",
-    "sync_held": "It is applied when the window closes; `reconciler sync --override-window` applies it now if the window allows.",
+    "window_held": "It is applied when the window closes; `reconciler sync --override-window` applies it now if the window allows.",
     "drift_detected": "Revert the manual change in AWS, or commit it to git so git matches.",
     "manifest_invalid": "Fix the listed lines and push; other services keep syncing.",
     "approval_needed": "Approve or reject the change.",

@@ -38,7 +38,7 @@ def event(kind: EventKind, **kw: object) -> ReportEvent:
         "sync_rolled_back": service(status="rolled_back", duration_seconds=420.0, rolled_back=True,
                                     stopped_reasons=("Essential container in task exited",),
                                     message="ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1"),
-        "sync_held": service(status="held", deployment_id=None,
+        "window_held": service(status="held", deployment_id=None,
                              message="automated sync waits: prod frozen until Mon 09:00 JST"),
         "drift_detected": service(images=(), deployment_id=None, action="report-only",
                                   changes=(FieldChange("service/desiredCount", 4, 7),)),

@@ -125,7 +125,7 @@ def test_sigterm_mid_deployment_leaves_it_running_and_the_next_daemon_follows_it
                                                                                  tmp_path: Path) -> None:
     from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
 
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=6.0)  # a rolling deployment lasts about 5 s
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=3.0)  # a rolling deployment lasts about 10 s
     server, repo = git
     common = dict(environment="staging", poll_interval="0.3", shutdown_timeout="10")
     a = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), **common)

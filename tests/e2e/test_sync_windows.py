@@ -57,7 +57,7 @@ def test_deny_window_holds_automated_sync_until_it_closes(sandbox, git, daemons,
     assert image(sandbox, "staging", "web").endswith("/web:1.4.2")  # nothing deployed in the window
     d.wait_for(synced("staging/web", commit=held_commit), "synced once the window closed", deadline=60)
     assert image(sandbox, "staging", "web") == f"{REGISTRY}/web:1.5.0"
-    held = [e for e in d.log_events() if e.get("event") == "sync_held" and e.get("service") == "staging/web"]
+    held = [e for e in d.log_events() if e.get("event") == "window_held" and e.get("service") == "staging/web"]
     assert len(held) == 1, held  # said once, though the daemon scanned many times in the window
     assert "staging frozen until" in held[0]["reason"]
     applied = [e for e in d.log_events() if e.get("event") == "sync_result" and e.get("service") == "staging/web"

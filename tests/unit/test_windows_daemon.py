@@ -30,7 +30,7 @@ def test_a_git_change_waits_for_the_window_says_so_once_and_applies_when_it_clos
     h.now += 600
     h.rec.cycle(full=True)
     assert h.applier.calls == []
-    assert h.kinds() == ["sync_held"]
+    assert h.kinds() == ["window_held"]
     held = h.events.events[0].services[0]
     assert held.message == "automated sync waits: staging frozen until Tue 01:00 UTC"
     assert first.next_retry_at == MIDNIGHT + 3600  # the daemon wakes when the window closes
