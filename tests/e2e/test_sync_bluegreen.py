@@ -102,7 +102,7 @@ def test_sync_killed_mid_deployment_attaches_to_it_on_restart(sandbox_factory, t
 
 
 def test_restart_during_codedeploy_follows_the_active_deployment(sandbox_factory, tmp_path):
-    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "api", "2.1.0", speed=30.0,
+    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "api", "2.1.0", speed=10.0,
                                            until="started CodeDeploy deployment")
     cd = sandbox.client("codedeploy")
     [active] = cd.list_deployments(applicationName="api", deploymentGroupName="api-production",
