@@ -2,12 +2,13 @@
 from reconciler.apply.applier import Applier, needs_follow
 from reconciler.apply.clock import Clock, SystemClock
 from reconciler.apply.deployments import Controller, Deployments, DeployRequest
+from reconciler.apply.recovery import needs_record
 from reconciler.apply.result import ApplyResult, ServiceResult
 from reconciler.apply.wiring import build_applier
 from reconciler.model import PAUSED_TAG
 
 __all__ = ["Applier", "ApplyResult", "Clock", "Controller", "DeployRequest", "Deployments", "PAUSED_TAG",
-           "ServiceResult", "SystemClock", "build_applier", "needs_follow", "paused_at"]
+           "ServiceResult", "SystemClock", "build_applier", "needs_follow", "needs_record", "paused_at"]
 
 
 def paused_at(tags: dict[str, str]) -> str | None:

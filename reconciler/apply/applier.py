@@ -17,7 +17,7 @@ import structlog
 from reconciler.apply.appspec import AppSpecError
 from reconciler.apply.clock import Clock
 from reconciler.apply.continuation import context_with, keep_waiting
-from reconciler.apply.deployments import Deployments, DeployRequest
+from reconciler.apply.deployments import Deployments, DeployRequest, with_outcome
 from reconciler.apply.fields import (
     DEPLOYMENT_FIELDS,
     changed_fields,
@@ -30,6 +30,7 @@ from reconciler.apply.hooks import HookRunner
 from reconciler.apply.marker import applied_tags
 from reconciler.apply.preflight import verify_plan
 from reconciler.apply.progress import Progress, ProgressCallback
+from reconciler.apply.recovery import completed, needs_record, newly_deployed
 from reconciler.apply.reports import FINAL_KINDS, emit, service_report
 from reconciler.apply.result import ApplyResult, ServiceResult
 from reconciler.apply.revisions import resolve_revision
@@ -90,7 +91,8 @@ class Applier:
               dry_run: bool = False, should_continue: Callable[[], bool] = lambda: True,
               environments: Mapping[str, Environment] | None = None) -> ApplyResult:
         """`environments` overrides the plan's own environment settings (cluster, region, role)."""
-        work = [sp for sp in plan.services if sp.action in APPLIED_ACTIONS or needs_follow(sp)]
+        work = [sp for sp in plan.services
+                if sp.action in APPLIED_ACTIONS or needs_follow(sp) or needs_record(sp, self.instance)]
         envs = dict(environments or plan.environments)
         sha = commit.sha if commit else plan.commit
 
@@ -204,11 +206,29 @@ class Applier:
         request = DeployRequest(env, sp.name, str(live.service.get("taskDefinition") or ""), live.service, sp.spec)
         running = self.deployments.in_flight(request)
         if running is None:
+            recorded = self._record_completed(env, sp, base, sha)
+            if recorded is not None:
+                return recorded
             if is_code_deploy(sp.spec, live.service) and (sp.spec is None or sp.spec.gitops.blue_green is None):
                 return replace(base, status="noop", message="a CodeDeploy task set is active; no blue/green settings")
             return replace(base, status="noop", message="in sync")
         result = self.deployments.follow(request, base, running, wait, deadline, progress)
         return self._done(env, sp, sha, result)
+
+    def _record_completed(self, env: Environment, sp: ServicePlan, base: ServiceResult,
+                          sha: str | None) -> ServiceResult | None:
+        """Recovery from AWS (reconciler.apply.recovery): a rollout that completed while nobody followed
+        it is recorded by whoever observes it: tags now, the final report when it was never sent."""
+        if not needs_record(sp, self.instance):
+            return None
+        outcome = completed(_live(sp).service)
+        if outcome is None:
+            return None
+        result = self._done(env, sp, sha, with_outcome(base, outcome))
+        if not newly_deployed(sp):
+            return replace(result, status="noop", message="applied-spec tags refreshed (no deployment)")
+        log.info("rollout_recovered", service=sp.key, deployment=result.deployment_id)
+        return result
 
     def _update(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, wait: bool,
                 deadline: float, dry_run: bool, progress: Progress) -> ServiceResult:

@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.apply.appspec import AppSpecError, appspec_content, appspec_task_definition, build_appspec
 from reconciler.apply.clock import Clock
 from reconciler.apply.progress import Progress
-from reconciler.apply.result import Outcome, released
+from reconciler.apply.result import Outcome, released, unknown
 from reconciler.aws.codedeploy import TERMINAL_STATUSES, CodeDeploy
 from reconciler.aws.errors import AwsConflict, AwsError
 from reconciler.log import get_logger
@@ -74,12 +74,19 @@ class BlueGreenDeployer:
     def wait(self, env: Environment, deployment_id: str, deadline: float, progress: Progress, *,
              cluster: str, service_name: str, stop_on_deadline: bool = True) -> Outcome:
         while True:
-            info = self.cd.get_deployment(env, deployment_id)
-            status = str(info.get("status", ""))
-            if cluster and service_name and status not in TERMINAL_STATUSES:
-                weights = self.cd.traffic_weights(env, deployment_id, cluster, service_name)
-                if weights:
-                    progress(traffic_line(weights), "traffic")
+            try:
+                info = self.cd.get_deployment(env, deployment_id)
+                status = str(info.get("status", ""))
+                if cluster and service_name and status not in TERMINAL_STATUSES:
+                    weights = self.cd.traffic_weights(env, deployment_id, cluster, service_name)
+                    if weights:
+                        progress(traffic_line(weights), "traffic")
+            except AwsError as exc:  # a failed read says nothing about the deployment: still following
+                progress(f"AWS unreadable ({exc.code or type(exc).__name__}); still following {deployment_id}")
+                if self.clock.now() >= deadline or not self.keep_waiting():
+                    return unknown(deployment_id, str(exc))
+                self.clock.sleep(self.poll_interval)
+                continue
             progress(f"CodeDeploy {deployment_id}: {status}", "status")
             if status == "Succeeded":
                 return Outcome("succeeded", deployment_id, "CodeDeploy deployment succeeded")

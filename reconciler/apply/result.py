@@ -74,6 +74,12 @@ class Outcome:
     rolled_back: bool = False
 
 
+def unknown(deployment_id: str | None, error: str) -> Outcome:
+    """AWS could not be read while following: the deployment's outcome is unknown, never "failed".
+    It goes on in AWS; the next cycle follows it, or records it once it completed."""
+    return Outcome("in_progress", deployment_id, f"outcome unknown, still following: AWS unreadable ({error})")
+
+
 def released(deployment_id: str | None) -> Outcome:
     """A wait given up because this process may no longer act (SIGTERM, leadership lost): the
     deployment keeps running in AWS and whoever leads next follows it."""

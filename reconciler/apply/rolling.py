@@ -12,8 +12,9 @@ from typing import Any
 
 from reconciler.apply.clock import Clock
 from reconciler.apply.progress import Progress
-from reconciler.apply.result import Outcome, released
+from reconciler.apply.result import Outcome, released, unknown
 from reconciler.aws.ecs_write import EcsWriter
+from reconciler.aws.errors import AwsError
 from reconciler.model import Environment
 
 MAX_REASONS = 5
@@ -87,8 +88,18 @@ class RollingWaiter:
 
     def wait(self, env: Environment, service: str, deployment_id: str, target_td: str, deadline: float,
              progress: Progress) -> Outcome:
+        unreadable = ""
         while True:
-            svc = self.ecs.describe_service(env, service)
+            try:
+                svc = self.ecs.describe_service(env, service)
+            except AwsError as exc:
+                # A failed read says nothing about the deployment: unknown, still following.
+                unreadable = str(exc)
+                progress(f"AWS unreadable ({exc.code or type(exc).__name__}); still following {deployment_id}")
+                if self.clock.now() >= deadline or not self.keep_waiting():
+                    return unknown(deployment_id, unreadable)
+                self.clock.sleep(self.poll_interval)
+                continue
             if svc is None:
                 return Outcome("failed", deployment_id, "the service disappeared during the deployment")
             outcome = self._judge(env, service, svc, deployment_id, target_td, progress)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconciler.aws.clients import AwsClients
@@ -78,6 +79,9 @@ class TaskDefinitions:
         self.clients = clients
         self.reader = reader
         self.bucket = bucket or register_bucket_from_env()
+        # RegisterTaskDefinition is not idempotent: sent once per attempt, never retried by botocore
+        # (reconciler.apply.revisions looks for the revision a failed call may have registered).
+        self._once = AwsClients(replace(clients.settings, max_attempts=1), counter=clients.counter)
 
     def recent_active_arns(self, env: Environment, family: str, limit: int = REUSE_LOOKBACK) -> list[str]:
         """Newest ACTIVE revisions of `family` first (one ListTaskDefinitions call)."""
@@ -106,7 +110,7 @@ class TaskDefinitions:
         own = tag_list(tags)
         existing = tag_list({k: v for k, v in tag_dict(body.pop("tags", None)).items() if k not in tags})
         self.bucket.acquire()
-        ecs = self.clients.client("ecs", env)
+        ecs = self._once.client("ecs", env)
         resp = ecs.register_task_definition(**body, tags=existing + own)
         td = resp["taskDefinition"]
         self.reader.cache.put(td["taskDefinitionArn"], td, tuple(resp.get("tags") or existing + own))

@@ -399,12 +399,15 @@ class Reconciler:
 
     # -- applying -----------------------------------------------------------------------
     def _apply(self, plan: Plan, desired: DesiredState, choices: list[Choice], commit: CommitInfo) -> int:
-        from reconciler.apply import needs_follow  # the daemon's only tie to apply internals
+        from reconciler.apply import needs_follow, needs_record  # the daemon's only ties to apply internals
 
         chosen = {c.plan.key: c for c in choices if c.applies}
         with self._follow_lock:
             follow_all, self._follow_on_next_apply = self._follow_on_next_apply, False
-        follow = [sp for sp in plan.services if follow_all and needs_follow(sp)]
+        # Deployments a predecessor left running are followed once leadership is gained; rollouts that
+        # completed unrecorded (whoever started them) are recorded on every full cycle, from AWS.
+        follow = [sp for sp in plan.services
+                  if (follow_all and needs_follow(sp)) or needs_record(sp, self.settings.instance)]
         if not chosen and not follow:
             return 0
         work = Plan(services=tuple(sp for sp in plan.services if sp.key in chosen) + tuple(follow),
@@ -431,6 +434,9 @@ class Reconciler:
                                                                else r.message))
         with structlog.contextvars.bound_contextvars(service=r.key):
             log.info("sync_result", action=action, status=r.status, deployment=r.deployment_id, message=r.message)
+        if r.status == "in_progress":
+            with self._follow_lock:  # outcome unknown (or not waited for): follow it on the next cycle
+                self._follow_on_next_apply = True
         if r.status in SUCCESS:
             memory.synced_commit = commit.sha
             memory.failed_commit, memory.failures = None, 0

@@ -9,6 +9,8 @@ Admin endpoint (same port; POST a JSON body; answers `{"ok": true, "now": <sandb
 
 - `POST /_sandbox/throttle`      `{"action": "DescribeServices", "times": 3}`  next N calls get ThrottlingException
 - `POST /_sandbox/latency`       `{"action": "UpdateService", "seconds": 0.5}` real delay before each call
+- `POST /_sandbox/server-error`  `{"action": "RegisterTaskDefinition", "times": 1, "afterApply": true}` next N
+                                  calls answer 500 InternalFailure, with `afterApply` after doing the work
 - `POST /_sandbox/fail-image`    `{"image": "<exact image>"}`  tasks with that image fail (CannotPullContainerError)
 - `POST /_sandbox/fire-alarm`    `{"name": "api-production-5xx"}`  fails and rolls back deployments watching it;
                                   answers `{"deployments": [ids]}`

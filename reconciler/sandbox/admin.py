@@ -40,6 +40,8 @@ class AdminApp:
             faults.throttle(body["action"], int(body.get("times", 1)))
         elif route == "latency":
             faults.add_latency(body["action"], float(body["seconds"]))
+        elif route == "server-error":
+            faults.server_error(body["action"], int(body.get("times", 1)), after_apply=bool(body.get("afterApply")))
         elif route == "fail-image":
             faults.fail_image(body["image"])
         elif route == "fire-alarm":

@@ -12,6 +12,8 @@ class Faults:
     throttles: dict[str, int] = field(default_factory=dict)
     latencies: dict[str, float] = field(default_factory=dict)
     failing_images: set[str] = field(default_factory=set)
+    #: action -> [(times left, after_apply)]: answer 500 InternalFailure, before or after doing the work
+    server_errors: dict[str, list[list[int | bool]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def throttle(self, action: str, times: int) -> None:
@@ -25,6 +27,21 @@ class Faults:
     def fail_image(self, image: str) -> None:
         with self._lock:
             self.failing_images.add(image)
+
+    def server_error(self, action: str, times: int, *, after_apply: bool = False) -> None:
+        with self._lock:
+            self.server_errors.setdefault(action, []).append([int(times), bool(after_apply)])
+
+    def take_server_error(self, action: str) -> bool | None:
+        """None: answer normally; False: 500 without doing the work; True: do it, then answer 500."""
+        with self._lock:
+            queue = self.server_errors.get(action) or []
+            while queue and int(queue[0][0]) <= 0:
+                queue.pop(0)
+            if not queue:
+                return None
+            queue[0][0] = int(queue[0][0]) - 1
+            return bool(queue[0][1])
 
     def take_throttle(self, action: str) -> bool:
         """True if this call of `action` must be throttled (consumes one)."""
@@ -48,3 +65,4 @@ class Faults:
             self.throttles.clear()
             self.latencies.clear()
             self.failing_images.clear()
+            self.server_errors.clear()

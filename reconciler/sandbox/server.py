@@ -135,6 +135,11 @@ class Sandbox:
     def throttle(self, action: str, times: int) -> None:
         self._state.faults.throttle(action, times)
 
+    def server_error(self, action: str, times: int = 1, *, after_apply: bool = False) -> None:
+        """The next `times` calls of `action` answer 500; with `after_apply` the work is done first
+        (the ambiguous failure: AWS applied the request, the client saw an error)."""
+        self._state.faults.server_error(action, times, after_apply=after_apply)
+
     def add_latency(self, action: str, seconds: float) -> None:
         self._state.faults.add_latency(action, seconds)
 

@@ -71,6 +71,12 @@ def _respond(start_response: StartResponse, status: int, payload: dict[str, Any]
     return [data]
 
 
+def internal_failure(start_response: StartResponse) -> list[bytes]:
+    """AWS's answer to a server-side failure (common errors: InternalFailure, HTTP 500). Injected
+    only (fault injection); botocore retries it like AWS's."""
+    return _respond(start_response, 500, {"__type": "InternalFailure", "message": "injected server error"})
+
+
 def throttled(start_response: StartResponse) -> list[bytes]:
     """AWS's answer to an empty token bucket (ECS request-throttling.html): HTTP 400."""
     return _respond(start_response, 400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
@@ -109,6 +115,16 @@ class SandboxApp:
             time.sleep(delay)  # injected latency is real time by design
         if self.state.faults.take_throttle(action):
             return throttled(start_response)
+        after_apply = self.state.faults.take_server_error(action)
+        if after_apply is False:
+            return internal_failure(start_response)
+        if after_apply:
+            self._serve(prefix, action, environ, lambda *args: None)  # applied; the answer is lost
+            return internal_failure(start_response)
+        return self._serve(prefix, action, environ, start_response)
+
+    def _serve(self, prefix: str, action: str, environ: dict[str, Any],
+               start_response: StartResponse) -> Iterable[bytes]:
         if self.state.throttling and prefix == ECS_PREFIX and not self.state.limiter.allow(action):
             return throttled(start_response)
         self.state.tick()
