@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test unit e2e lint bench clean
+.PHONY: install demo test faults unit e2e lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	$(BIN)/pytest -q -p no:cacheprovider tests --ignore=tests/faults
+
+# The fault matrix (docs/reliability.md): daemons killed mid-rollout, takeovers, outages, hostile
+# input and traffic against the sandbox; a few minutes, run by CI after `make test`.
+faults: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests bench

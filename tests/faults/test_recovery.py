@@ -55,8 +55,9 @@ def wait(predicate, what: str, deadline: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("mode", ["restart", "standby"])
-def test_rollout_finished_while_nobody_led_is_recorded_from_aws(mode, sandbox_factory, receiver, daemons,
+@pytest.mark.parametrize(("kill_at", "mode"), [("mid-rollout", "restart"), ("mid-rollout", "standby"),
+                                               ("write-in-flight", "restart")])
+def test_rollout_finished_while_nobody_led_is_recorded_from_aws(kill_at, mode, sandbox_factory, receiver, daemons,
                                                                   tmp_path: Path) -> None:
     sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=6.0)  # a rolling deployment lasts about 5 s
     create_state_table(sandbox)  # the lease, and the dedup store that survives the leader
@@ -75,11 +76,20 @@ def test_rollout_finished_while_nobody_led_is_recorded_from_aws(mode, sandbox_fa
             b.wait_for(lambda s: s.get("ready") is True and s.get("leader") is False, "b is a ready standby")
         before = revisions(sandbox)
 
+        if kill_at == "write-in-flight":
+            sandbox.add_latency("UpdateService", 3.0)  # AWS applies it after the caller died
         set_image(repo, "production", "web", "1.5.0")
         change = repo.commit("web 1.5.0")
-        wait(lambda: primary(sandbox)["rolloutState"] == "IN_PROGRESS", "the deployment to start")
+        if kill_at == "write-in-flight":
+            wait(lambda: revisions(sandbox) == before + 1, "the revision to be registered")
+            time.sleep(1.0)  # UpdateService sent, its answer 2 s away
+            a.kill()
+            sandbox.reset_faults()
+            wait(lambda: primary(sandbox)["taskDefinition"].endswith(f":{before + 1}"), "the write to land")
+        else:
+            wait(lambda: primary(sandbox)["rolloutState"] == "IN_PROGRESS", "the deployment to start")
+            a.kill()  # kill -9 mid-rollout: no final report, no tags, no lease release
         started = primary(sandbox)
-        a.kill()  # kill -9 mid-rollout: no final report, no tags, no lease release
         sandbox.advance(600)  # the deployment ends while nobody leads
         wait(lambda: primary(sandbox)["rolloutState"] == "COMPLETED", "the deployment to complete")
 
