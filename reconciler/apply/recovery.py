@@ -16,12 +16,8 @@ from typing import Any
 from reconciler.apply.marker import already_applied
 from reconciler.apply.result import Outcome
 from reconciler.apply.rolling import in_flight, primary_deployment
-from reconciler.model import COMMIT_TAG, OWNER_TAG
+from reconciler.model import COMMIT_TAG, is_owned, tag_dict
 from reconciler.plan import ServicePlan
-
-
-def _tag_map(tags: Any) -> dict[str, str]:
-    return {str(t.get("key")): str(t.get("value", "")) for t in tags or ()}
 
 
 def needs_record(sp: ServicePlan, instance: str) -> bool:
@@ -29,8 +25,8 @@ def needs_record(sp: ServicePlan, instance: str) -> bool:
     but not marked as applied from this declaration."""
     if sp.action != "in-sync" or sp.live is None or sp.spec is None or already_applied(sp.spec, sp.live):
         return False
-    return sp.live.tags.get(OWNER_TAG) == instance and \
-        _tag_map(sp.live.task_definition_tags).get(OWNER_TAG) == instance
+    return is_owned(sp.live.tags, instance, sp.environment) and \
+        is_owned(sp.live.task_definition_tags, instance, sp.environment)
 
 
 def completed(service: Mapping[str, Any]) -> Outcome | None:
@@ -55,10 +51,10 @@ def completed(service: Mapping[str, Any]) -> Outcome | None:
 
 
 def newly_deployed(sp: ServicePlan) -> bool:
-    """The running revision was registered for another commit than the one last recorded on the
-    service: a deployment nobody reported. Otherwise only the marker is stale (e.g. git changed a
-    field AWS does not keep): the tags are refreshed without a report."""
+    """A deployment nobody reported, unless the running revision is known to be the one already
+    recorded (registered at the commit the service's tags name): then only the marker is stale
+    (e.g. git changed a field AWS does not keep) and the tags are refreshed without a report."""
     if sp.live is None:
         return False
-    revision_commit = _tag_map(sp.live.task_definition_tags).get(COMMIT_TAG)
-    return bool(revision_commit) and revision_commit != sp.live.tags.get(COMMIT_TAG)
+    revision_commit = tag_dict(sp.live.task_definition_tags).get(COMMIT_TAG)
+    return not revision_commit or revision_commit != sp.live.tags.get(COMMIT_TAG)

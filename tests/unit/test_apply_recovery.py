@@ -52,6 +52,7 @@ def test_what_is_not_recorded() -> None:
     assert completed(plan(OURS, REVISION, rolling).live.service) is None  # still rolling: followed instead
     assert completed(plan(OURS, REVISION, [dep("d2", "PRIMARY", NEW, "FAILED")]).live.service) is None
     assert not newly_deployed(plan(OURS, {**REVISION, COMMIT_TAG: "c0"}, DONE))  # only the marker is stale
+    assert newly_deployed(plan(OURS, {OWNER_TAG: "ecs-reconciler"}, DONE))  # unknown revision (CLI sync): reported
 
 
 class OutageEcs(FakeEcs):
