@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.aws.clients import AwsClients
-from reconciler.aws.errors import AwsError, translated
+from reconciler.aws.errors import AwsError
 from reconciler.model import Environment
 
 LOG_LINES = 20
@@ -29,8 +29,7 @@ class TaskRunner:
         return self.clients.client("ecs", env)
 
     def run(self, env: Environment, params: Mapping[str, Any]) -> dict[str, Any]:
-        with translated("ecs", "RunTask"):
-            resp = self._ecs(env).run_task(cluster=env.cluster, count=1, **params)
+        resp = self._ecs(env).run_task(cluster=env.cluster, count=1, **params)
         tasks = resp.get("tasks") or []
         if not tasks:
             failures = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')}: {f.get('detail', '')}".strip()
@@ -44,28 +43,24 @@ class TaskRunner:
         ecs = self._ecs(env)
         arns: list[str] = []
         for status in ("RUNNING", "STOPPED"):
-            with translated("ecs", "ListTasks"):
-                resp = ecs.list_tasks(cluster=env.cluster, startedBy=started_by, desiredStatus=status)
+            resp = ecs.list_tasks(cluster=env.cluster, startedBy=started_by, desiredStatus=status)
             arns.extend(resp.get("taskArns") or [])
         return self.describe(env, arns[:100])
 
     def describe(self, env: Environment, arns: list[str]) -> list[dict[str, Any]]:
         if not arns:
             return []
-        with translated("ecs", "DescribeTasks"):
-            resp = self._ecs(env).describe_tasks(cluster=env.cluster, tasks=arns, include=["TAGS"])
+        resp = self._ecs(env).describe_tasks(cluster=env.cluster, tasks=arns, include=["TAGS"])
         return list(resp.get("tasks") or [])
 
     def stop(self, env: Environment, arn: str, reason: str) -> None:
-        with translated("ecs", "StopTask"):
-            self._ecs(env).stop_task(cluster=env.cluster, task=arn, reason=reason[:255])
+        self._ecs(env).stop_task(cluster=env.cluster, task=arn, reason=reason[:255])
 
     def log_tail(self, env: Environment, region: str, group: str, stream: str) -> list[str]:
         """The newest lines of a log stream; empty when it cannot be read (the report says less, nothing breaks)."""
         try:
-            with translated("logs", "GetLogEvents"):
-                resp = self.clients.client("logs", env, region=region).get_log_events(
-                    logGroupName=group, logStreamName=stream, startFromHead=False, limit=LOG_LINES)
+            resp = self.clients.client("logs", env, region=region).get_log_events(
+                logGroupName=group, logStreamName=stream, startFromHead=False, limit=LOG_LINES)
         except AwsError:
             return []
         return [str(e.get("message", "")).rstrip("\n") for e in resp.get("events") or []]
