@@ -1,6 +1,7 @@
 """Wire a Daemon from DaemonConfig: the one place that knows every concrete edge."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,15 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     def read_live(desired: DesiredState) -> Any:
         return read_live_state(reader, desired.environments, wanted_services(desired))
 
+    def read_scoped(desired: DesiredState, keys: Collection[str]) -> Any:
+        """Only `keys` (a push's changed services), in batches of 10 as always; no ListServices."""
+        wanted: dict[str, list[str]] = {}
+        for key in sorted(keys):
+            env, _, name = key.partition("/")
+            wanted.setdefault(env, []).append(name)
+        envs = {name: env for name, env in desired.environments.items() if name in wanted}
+        return read_live_state(reader, envs, wanted, list_owned=False)
+
     applier = build_applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
                             poll_interval=cfg.apply_poll_interval, verifier=make_verifier(clients))
     settings = LoopSettings(instance=cfg.instance, apply_wait=cfg.apply_wait, apply_timeout=cfg.apply_timeout,
@@ -120,7 +130,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     chat = chat_parts(cfg, table, wakeup, source, git_auth(cfg), announce=sink.target.emit)
     reconciler = Reconciler(source, load, read_live, applier, sink, board, metrics, settings,
                             is_leader=leadership.is_leader, stopping=lambda: bool(daemon_ref and daemon_ref[0].stopping),
-                            gate=chat.gate.hold, fence=fence)
+                            gate=chat.gate.hold, fence=fence, read_scoped=read_scoped,
+                            view=lambda scan: scan.desired(env=cfg.environment), changes=source.changed_paths)
 
     def on_gain() -> None:
         reconciler.leadership_gained()

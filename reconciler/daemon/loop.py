@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,11 +22,13 @@ from reconciler.daemon.leader import Fence
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.policy import Choice, ServiceMemory, backoff_delay, decide, drift_signature
 from reconciler.daemon.status import StatusBoard, SyncRecord
+from reconciler.diff import CanonCache
 from reconciler.events import CommitInfo, ReportEvent, ReportSink, ServiceReport
 from reconciler.log import get_logger
 from reconciler.manifests import ManifestError
 from reconciler.model import DesiredState, Environment, LiveEnvironment
-from reconciler.plan import Plan, ServicePlan, build_plan
+from reconciler.plan import Plan, ServicePlan, build_plan, changed_services
+from reconciler.plan.build import effective_policy
 from reconciler.source.git import GitError, Snapshot
 from reconciler.windows import in_force, verdict
 
@@ -50,6 +52,8 @@ class ApplierLike(Protocol):
 
 Loader = Callable[[Path], DesiredState]
 LiveRead = Callable[[DesiredState], Mapping[str, LiveEnvironment]]
+#: Live state of only some services (keys `env/name`), still batched: a push cycle's read.
+ScopedRead = Callable[[DesiredState, Collection[str]], Mapping[str, LiveEnvironment]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class CycleResult:
     preempted: bool = False     # a drift scan that stepped aside for a pending push
     crashed: bool = False       # an unexpected exception ended the cycle (reported, then backed off)
     git_resolved: bool = True   # the branch head was read from git in this cycle
+    scoped: int | None = None   # a push cycle that read and planned only this many changed services
 
 
 #: Reports of a retried deployment that say nothing new when the commit failed before.
@@ -109,12 +114,20 @@ class Reconciler:
                  board: StatusBoard, metrics: Metrics, settings: LoopSettings, *,
                  is_leader: Callable[[], bool] = lambda: True, stopping: Callable[[], bool] = lambda: False,
                  clock: Callable[[], float] = time.time,
-                 planner: Callable[[DesiredState, Mapping[str, LiveEnvironment], str], Plan] = build_plan,
-                 gate: Callable[..., list[Choice]] | None = None, fence: Fence | None = None) -> None:
+                 planner: Callable[..., Plan] | None = None,
+                 gate: Callable[..., list[Choice]] | None = None, fence: Fence | None = None,
+                 view: Callable[[Any], DesiredState] | None = None,
+                 changes: Callable[[str, str], list[str] | None] | None = None,
+                 read_scoped: ScopedRead | None = None) -> None:
         self.fence = fence
-        self.planner = planner
+        #: The desired side normalised once per commit and service (the default planner's).
+        self.canon = CanonCache()
+        self.planner = planner or self._build_plan
         self.source, self.load, self.read_live, self.applier = source, load, read_live, applier
-        self.desired_cache = DesiredCache(lambda root: self.load(root))
+        #: With `view` + `changes` (the source's changed paths), new commits load incrementally.
+        self.desired_cache = DesiredCache(lambda root: self.load(root), view=view, changes=changes)
+        #: With it, a push cycle reads, plans and applies only the services its commit changed.
+        self.read_scoped = read_scoped
         #: Set by the Daemon: given the commit being scanned, is a push for another commit waiting?
         self.interrupted: Callable[[str], bool] = lambda sha: False
         self.sink, self.board, self.metrics, self.settings = sink, board, metrics, settings
@@ -169,6 +182,10 @@ class Reconciler:
                                    commit=self.snapshot.commit if self.snapshot else None))
         self.board.set_daemon(degraded=dict(self._degraded))
 
+    def _build_plan(self, desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str, *,
+                    only: Collection[str] | None = None) -> Plan:
+        return build_plan(desired, live, instance, only=only, canon=lambda spec: self.canon.get(desired.commit, spec))
+
     # -- the cycle --------------------------------------------------------------------
     def cycle(self, *, full: bool) -> CycleResult:
         """Check git; when it moved (or `full`), compare with AWS and apply what policy allows."""
@@ -180,7 +197,7 @@ class Reconciler:
             return self._crashed(kind, exc)
         self._crashes = 0
         self._recover("cycle")
-        kind = "full" if result.full else "head"
+        kind = "full" if result.full else "push" if result.scoped is not None else "head"
         self.metrics.cycle_duration.labels(kind).observe(time.monotonic() - started)
         self.metrics.cycles.labels(kind, "ok" if result.ok else "error").inc()
         if result.preempted:
@@ -238,8 +255,9 @@ class Reconciler:
         with structlog.contextvars.bound_contextvars(commit=snapshot.commit.short):
             if git_moved:
                 log.info("commit_resolved", title=snapshot.commit.title, author=snapshot.commit.author)
+            base = previous.sha if previous is not None and git_moved and not full else None
             return self._reconcile(snapshot, git_moved, git_ok="git" not in self._degraded,
-                                   preemptible=not (git_moved or retry_due))
+                                   preemptible=not (git_moved or retry_due), base=base)
 
     def _preempted(self, sha: str, preemptible: bool, stage: str) -> bool:
         """A drift scan of an unchanged commit gives way to a push waiting behind it: the push's
@@ -250,8 +268,30 @@ class Reconciler:
             return True
         return False
 
+    def _push_scope(self, base: str | None, desired: DesiredState) -> frozenset[str] | None:
+        """The services a push cycle needs to look at, or None for all of them (a complete cycle).
+
+        Only a commit moved from a loaded one, by a push or poll rather than the drift scan, is
+        scoped: the services whose declaration changed, plus every service not settled at the
+        base commit (failed, backing off, unknown, never synced), so nothing waiting is
+        skipped. Never scoped: without a scoped reader, while deployments a predecessor left
+        must be followed, or when an approval gate is in play (its request covers the whole
+        environment's changes)."""
+        if self.read_scoped is None or base is None or self._follow_on_next_apply:
+            return None
+        old = self.desired_cache.get(base)
+        if old is None:
+            return None
+        envs = desired.environments
+        if any(effective_policy(s, envs[s.environment].sync_policy).approval is not None
+               for s in desired.services if s.environment in envs):
+            return None
+        unsettled = {k for k, m in self.memory.items()
+                     if m.synced_commit != base or m.failed_commit is not None}
+        return changed_services(replace(old, commit=base), desired) | unsettled
+
     def _reconcile(self, snapshot: Snapshot, git_moved: bool, git_ok: bool,
-                   preemptible: bool = False) -> CycleResult:
+                   preemptible: bool = False, base: str | None = None) -> CycleResult:
         sha = snapshot.sha
         try:
             # One commit's manifests never change: a scan at the same commit reuses its parse.
@@ -266,7 +306,11 @@ class Reconciler:
         self._report_issues(desired, snapshot.commit)
         if self._preempted(sha, preemptible, "before-read"):
             return CycleResult(full=False, ok=True, commit=sha, preempted=True)
-        live = self.read_live(desired)
+        scope = self._push_scope(base, desired)
+        if scope is not None:
+            log.info("push_scoped", services=len(scope))
+        live = self.read_live(desired) if scope is None or self.read_scoped is None else \
+            self.read_scoped(desired, scope)
         if self._preempted(sha, preemptible, "before-plan"):
             return CycleResult(full=False, ok=True, commit=sha, preempted=True)
         aws_ok = True
@@ -276,7 +320,8 @@ class Reconciler:
                 self._degrade(f"aws:{name}", f"AWS unreadable for environment {name}", env_live.error)
             else:
                 self._recover(f"aws:{name}")
-        plan = self.planner(desired, live, self.settings.instance)
+        plan = self.planner(desired, live, self.settings.instance) if scope is None else \
+            self.planner(desired, live, self.settings.instance, only=scope)
         now = self.clock()
         self.board.set_daemon(syncWindows={name: in_force(env.sync_windows, now)
                                            for name, env in sorted(desired.environments.items()) if env.sync_windows})
@@ -302,14 +347,23 @@ class Reconciler:
         if self.is_leader() and not self.stopping():
             applied = self._apply(plan, desired, choices, snapshot.commit)
         keys = {sp.key for sp in plan.services}
+        if scope is not None:
+            # Outside the push nothing was looked at: those services keep their state, and one that
+            # was synced at the base commit is synced at this one (its declaration did not change).
+            keys |= self.board.keys() - scope
+            for key in keys - scope:
+                memory = self.memory.get(key)
+                if memory is not None and memory.synced_commit == base:
+                    memory.synced_commit = sha
         self._report_unmanaged(keys, snapshot.commit)
         self.board.retain(keys)
         self.memory = {k: v for k, v in self.memory.items() if k in keys}
         self.metrics.set_service_counts(*self.board.counts())
         retries = [m.retry_at for m in self.memory.values() if m.failed_commit == sha]
         retries += [m.held_until for m in self.memory.values() if m.held_until is not None]
-        return CycleResult(full=True, ok=git_ok and aws_ok, commit=sha, git_moved=git_moved, applied=applied,
-                           next_retry_at=min(retries) if retries else None)
+        return CycleResult(full=scope is None, ok=git_ok and aws_ok, commit=sha, git_moved=git_moved,
+                           applied=applied, next_retry_at=min(retries) if retries else None,
+                           scoped=len(scope) if scope is not None else None)
 
     # -- recording ------------------------------------------------------------------------
     def _record_plan(self, sp: ServicePlan, choice: Choice | None) -> None:

@@ -48,19 +48,69 @@ def diff_services(desired: Mapping[str, Any], live: Mapping[str, Any], ignore: S
     return compare(SERVICE_PREFIX, canon_desired, canon_live, ignore)
 
 
-def diff_service_spec(spec: ServiceSpec, live: LiveService) -> Drift:
+class DesiredCanon:
+    """The canonical (normalised) git side of one service, computed once and then reused: the
+    desired side does not change within a commit, only the live side is normalised per cycle.
+    The documents are shared; nothing downstream may mutate them."""
+
+    def __init__(self, spec: ServiceSpec) -> None:
+        self.spec = spec
+        self._taskdef: dict[str, Any] | None = None
+        self._service: dict[bool, dict[str, Any]] = {}
+
+    def task_definition(self) -> dict[str, Any]:
+        if self._taskdef is None:
+            self._taskdef = normalize_task_definition(self.spec.task_definition)
+        return self._taskdef
+
+    def service(self, compare_desired_count: bool) -> dict[str, Any]:
+        canon = self._service.get(compare_desired_count)
+        if canon is None:
+            canon = self._service[compare_desired_count] = normalize_service(
+                desired_service(self.spec), compare_desired_count=compare_desired_count)
+        return canon
+
+
+class CanonCache:
+    """DesiredCanon per (commit, service), for the newest commit planned (one loop thread)."""
+
+    def __init__(self) -> None:
+        self._commit: str | None = None
+        self._entries: dict[str, DesiredCanon] = {}
+        self.hits = self.misses = 0
+
+    def get(self, commit: str | None, spec: ServiceSpec) -> DesiredCanon:
+        if commit is None:
+            return DesiredCanon(spec)
+        if commit != self._commit:
+            self._commit, self._entries = commit, {}
+        canon = self._entries.get(spec.key)
+        if canon is None or canon.spec is not spec and canon.spec != spec:
+            self.misses += 1
+            canon = self._entries[spec.key] = DesiredCanon(spec)
+        else:
+            self.hits += 1
+        return canon
+
+
+def diff_service_spec(spec: ServiceSpec, live: LiveService, canon: DesiredCanon | None = None) -> Drift:
     """Both diffs of one service, honouring `gitops.ignoreDifferences`.
 
     desiredCount is not compared when an Application Auto Scaling target owns it
     or the manifest leaves it out (aws-behaviour.md §6: do not fight the scaler).
+    `canon` is the service's already normalised git side (CanonCache), if any.
     """
+    canon = canon if canon is not None else DesiredCanon(spec)
     ignore = spec.gitops.ignore_differences
     if live.task_definition is None:
         td_drift = Drift(changes=(FieldChange(path=TASKDEF_PREFIX, kind="added", live=None,
-                                              desired=normalize_task_definition(spec.task_definition)),))
+                                              desired=canon.task_definition()),))
     else:
         live_td = {"taskDefinition": live.task_definition, "tags": list(live.task_definition_tags)}
-        td_drift = diff_task_definitions(spec.task_definition, live_td, ignore)
+        td_drift = compare(TASKDEF_PREFIX, canon.task_definition(), normalize_task_definition(live_td), ignore)
     compare_count = not live.autoscaled and spec.service.get("desiredCount") is not None
-    svc_drift = diff_services(desired_service(spec), live.service, ignore, compare_desired_count=compare_count)
+    canon_live = normalize_service(live.service, compare_desired_count=compare_count)
+    canon_desired = canon.service(compare_count)
+    _drop_server_decided(canon_desired, canon_live)
+    svc_drift = compare(SERVICE_PREFIX, canon_desired, canon_live, ignore)
     return Drift(changes=td_drift.changes + svc_drift.changes)

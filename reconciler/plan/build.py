@@ -1,9 +1,9 @@
 """Plan construction: compare each declared service with what AWS runs."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 
-from reconciler.diff import diff_service_spec
+from reconciler.diff import DesiredCanon, diff_service_spec
 from reconciler.model import DesiredState, LiveEnvironment, LiveService, ServiceSpec, SyncPolicy
 from reconciler.plan.model import Plan, ServicePlan
 
@@ -14,7 +14,8 @@ def effective_policy(spec: ServiceSpec | None, env_policy: SyncPolicy) -> SyncPo
     return env_policy
 
 
-def _plan_declared(spec: ServiceSpec, live: LiveService | None, instance: str, policy: SyncPolicy) -> ServicePlan:
+def _plan_declared(spec: ServiceSpec, live: LiveService | None, instance: str, policy: SyncPolicy,
+                   canon: DesiredCanon | None = None) -> ServicePlan:
     base = dict(environment=spec.environment, name=spec.name, spec=spec, live=live, policy=policy)
     if live is None:
         return ServicePlan(action="create", reason="not in AWS", **base)
@@ -23,7 +24,7 @@ def _plan_declared(spec: ServiceSpec, live: LiveService | None, instance: str, p
         return ServicePlan(action="unowned",
                            reason=f"a service with this name exists, {not_ours}; set gitops.adopt: true to take it over",
                            **base)
-    drift = diff_service_spec(spec, live)
+    drift = diff_service_spec(spec, live, canon)
     adopting = not_ours is not None
     if drift.in_sync and not adopting:
         return ServicePlan(action="in-sync", drift=drift, **base)
@@ -56,16 +57,28 @@ def _plan_orphans(env_name: str, orphans: list[LiveService], declared_count: int
     return plans
 
 
-def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str) -> Plan:
+def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str, *,
+               only: Collection[str] | None = None,
+               canon: Callable[[ServiceSpec], DesiredCanon] | None = None) -> Plan:
+    """Plan every declared, broken and orphaned service; with `only` (keys `env/name`), just those
+    (a push's changed services, read alone). The prune guards still count the whole environment.
+    `canon` gives each service's normalised git side when a caller keeps them (per commit)."""
+    def wanted(key: str) -> bool:
+        return only is None or key in only
+
     plans: list[ServicePlan] = []
     for key in sorted(desired.broken_services):
         env_name, _, name = key.partition("/")
-        plans.append(ServicePlan(environment=env_name, name=name, action="invalid",
-                                 reason="manifest invalid: see the validation errors"))
+        if wanted(key):
+            plans.append(ServicePlan(environment=env_name, name=name, action="invalid",
+                                     reason="manifest invalid: see the validation errors"))
     for env_name in sorted(desired.environments):
         env = desired.environments[env_name]
+        if only is not None and not any(k.partition("/")[0] == env_name for k in only):
+            continue
         live_env = live.get(env_name)
-        specs = [s for s in desired.services if s.environment == env_name]
+        every = [s for s in desired.services if s.environment == env_name]
+        specs = [s for s in every if wanted(s.key)]
         broken_here = [k for k in desired.broken_services if k.startswith(env_name + "/")]
         if live_env is None or live_env.error:
             why = live_env.error if live_env else "not read"
@@ -74,10 +87,27 @@ def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], insta
             continue
         for spec in sorted(specs, key=lambda s: s.name):
             plans.append(_plan_declared(spec, live_env.services.get(spec.name), instance,
-                                        effective_policy(spec, env.sync_policy)))
-        declared = {s.name for s in specs} | {k.partition("/")[2] for k in broken_here}
+                                        effective_policy(spec, env.sync_policy), canon(spec) if canon else None))
+        declared = {s.name for s in every} | {k.partition("/")[2] for k in broken_here}
         orphans = [svc for name, svc in live_env.services.items()
-                   if name not in declared and svc.ownership_problem(instance) is None]
-        plans.extend(_plan_orphans(env_name, orphans, len(specs), len(broken_here), env.sync_policy))
+                   if name not in declared and svc.ownership_problem(instance) is None
+                   and wanted(f"{env_name}/{name}")]
+        plans.extend(_plan_orphans(env_name, orphans, len(every), len(broken_here), env.sync_policy))
     return Plan(services=tuple(plans), issues=desired.issues, commit=desired.commit,
                 environments=dict(desired.environments))
+
+
+def changed_services(old: DesiredState, new: DesiredState) -> frozenset[str]:
+    """Keys (`env/name`) whose declaration differs between two loads: added, removed, edited,
+    broken or fixed, or in an environment whose settings changed (all of its services)."""
+    def declared(state: DesiredState) -> dict[str, object]:
+        out: dict[str, object] = {s.key: s for s in state.services}
+        out.update({k: "broken" for k in state.broken_services})
+        return out
+
+    before, after = declared(old), declared(new)
+    keys = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    for env_name in old.environments.keys() | new.environments.keys():
+        if old.environments.get(env_name) != new.environments.get(env_name):
+            keys.update(k for k in before.keys() | after.keys() if k.partition("/")[0] == env_name)
+    return frozenset(keys)

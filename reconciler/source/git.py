@@ -185,6 +185,28 @@ class GitSource:
         except (ValueError, git.BadName, git.GitCommandError) as exc:
             raise GitError("show", _stderr(exc)) from None
 
+    def changed_paths(self, old: str, new: str) -> list[str] | None:
+        """Paths (relative to the manifests root) that differ between the trees of two fetched
+        commits, a rename as its old and new path; None when git cannot tell (an object is
+        missing, or the manifests root itself changed): the caller then loads in full.
+
+        Trees are compared, not history, so the answer is exact after a force-push or across
+        unrelated histories too (and works in a shallow clone, which has no parents)."""
+        with self._lock:
+            try:
+                out = self._git("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", "-z",
+                                f"{old}^{{tree}}", f"{new}^{{tree}}", "--")
+            except GitError as exc:
+                log.info("git_diff_unavailable", error=str(exc))
+                return None
+        paths = [p for p in out.split("\0") if p]
+        if not self.subdir:
+            return paths
+        prefix = self.subdir + "/"
+        if any(p == self.subdir for p in paths):
+            return None
+        return [p[len(prefix):] for p in paths if p.startswith(prefix)]
+
     def snapshot(self, sha: str) -> Snapshot:
         """Export the tree of `sha` once into `snapshots/<sha>` (atomic rename) and return it."""
         with self._lock:
