@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.log import get_logger
-from reconciler.manifests.repository import RepositoryScan, scan_repository
+from reconciler.manifests import RepositoryScan, scan_repository
 from reconciler.model import DesiredState
 
 log = get_logger(__name__)

@@ -6,8 +6,9 @@ offline service model).
 from __future__ import annotations
 
 from reconciler.manifests.errors import ManifestError
-from reconciler.manifests.repository import load_repository
+from reconciler.manifests.repository import RepositoryScan, load_repository, scan_repository
 from reconciler.manifests.schema import schema
 from reconciler.manifests.taskdef import TaskDefinitionFile, load_task_definition
 
-__all__ = ["ManifestError", "TaskDefinitionFile", "load_repository", "load_task_definition", "schema"]
+__all__ = ["ManifestError", "RepositoryScan", "TaskDefinitionFile", "load_repository", "load_task_definition",
+           "scan_repository", "schema"]
