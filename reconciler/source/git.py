@@ -34,6 +34,10 @@ from reconciler.source.urls import commit_url, split_credentials
 log = get_logger(__name__)
 
 
+#: Our choice: past this many changed paths a full export is as cheap and keeps the argv short.
+MAX_INCREMENTAL_PATHS = 2000
+
+
 class GitError(Exception):
     """A git operation failed; the message is already scrubbed of secrets."""
 
@@ -193,27 +197,27 @@ class GitSource:
         Trees are compared, not history, so the answer is exact after a force-push or across
         unrelated histories too (and works in a shallow clone, which has no parents)."""
         with self._lock:
-            try:
-                out = self._git("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", "-z",
-                                f"{old}^{{tree}}", f"{new}^{{tree}}", "--")
-            except GitError as exc:
-                log.info("git_diff_unavailable", error=str(exc))
-                return None
-        paths = [p for p in out.split("\0") if p]
-        if not self.subdir:
+            paths = self._tree_diff(old, new)
+        if paths is None or not self.subdir:
             return paths
         prefix = self.subdir + "/"
         if any(p == self.subdir for p in paths):
             return None
         return [p[len(prefix):] for p in paths if p.startswith(prefix)]
 
-    def snapshot(self, sha: str) -> Snapshot:
-        """Export the tree of `sha` once into `snapshots/<sha>` (atomic rename) and return it."""
+    def snapshot(self, sha: str, base: Snapshot | None = None) -> Snapshot:
+        """Export the tree of `sha` once into `snapshots/<sha>` (atomic rename) and return it.
+
+        With `base` (a snapshot still on disk), only the paths that differ from it are
+        exported, onto a hard-linked copy of it: a push costs what it changes."""
         with self._lock:
             info = self.commit_info(sha)
             target = self.cache_dir / "snapshots" / info.sha
             if not target.is_dir():
-                self._export(info.sha, target)
+                base_dir = self.cache_dir / "snapshots" / base.sha if base is not None else None
+                if base_dir is None or not base_dir.is_dir() or not self._export_from(base_dir, base.sha, info.sha,
+                                                                                     target):
+                    self._export(info.sha, target)
             self._prune_snapshots(keep=target)
         root = target / self.subdir if self.subdir else target
         return Snapshot(commit=info, root=root)
@@ -224,7 +228,7 @@ class GitSource:
         if current is not None and current.sha == head:
             return current
         sha = head if self.has_commit(head) else self.fetch()
-        return self.snapshot(sha)
+        return self.snapshot(sha, base=current)
 
     # -- helpers -----------------------------------------------------------------
     def _export(self, sha: str, target: Path) -> None:
@@ -257,6 +261,45 @@ class GitSource:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
 
+    def _tree_diff(self, old: str, new: str) -> list[str] | None:
+        """Repository paths whose blob differs between two commits' trees (lock held)."""
+        try:
+            out = self._git("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", "-z",
+                            f"{old}^{{tree}}", f"{new}^{{tree}}", "--")
+        except GitError as exc:
+            log.info("git_diff_unavailable", error=str(exc))
+            return None
+        return [p for p in out.split("\0") if p]
+
+    def _export_from(self, base_dir: Path, base: str, sha: str, target: Path) -> bool:
+        """Export `sha` as `base_dir` plus the paths that differ (False: export in full instead).
+
+        The copy hard-links the unchanged files (snapshots are never written after their rename);
+        changed paths are removed and taken from `git archive` of just those paths, through the
+        same extraction filter as a full export. Any surprise falls back to the full export."""
+        changed = self._tree_diff(base, sha)
+        if changed is None or len(changed) > MAX_INCREMENTAL_PATHS or any(p.startswith("-") for p in changed):
+            return False  # "-…" could read as an option to git archive
+        staging = target.parent / f".tmp-{sha[:12]}-{uuid.uuid4().hex[:8]}"
+        try:
+            _link_tree(base_dir, staging)
+            for path in changed:
+                _remove_with_empty_parents(staging, path)
+            present = [p for p in self._git("ls-tree", "-r", "-z", "--name-only", sha, "--", *changed).split("\0")
+                       if p] if changed else []
+            if present:
+                with tempfile.TemporaryFile(dir=target.parent) as archive:
+                    self._ensure_repo().archive(archive, sha, path=present, format="tar",
+                                                kill_after_timeout=self.timeout)
+                    archive.seek(0)
+                    _extract(archive, staging)
+            os.rename(staging, target)
+        except (GitError, OSError, git.GitCommandError) as exc:
+            log.info("snapshot_incremental_failed", error=str(exc))
+            shutil.rmtree(staging, ignore_errors=True)
+            return target.is_dir()
+        return True
+
     def _prune_snapshots(self, keep: Path) -> None:
         snaps = [p for p in (self.cache_dir / "snapshots").iterdir() if p.is_dir() and not p.name.startswith(".")]
         os.utime(keep)
@@ -264,6 +307,41 @@ class GitSource:
         for old in snaps[self.keep_snapshots:]:
             if old != keep:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Copy a snapshot tree as hard links (symlinks as symlinks, never followed); a plain copy
+    where the file system refuses links. Twice as fast as shutil.copytree, which stats more."""
+    os.mkdir(dst)
+    with os.scandir(src) as entries:
+        for entry in entries:
+            target = dst / entry.name
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir():
+                _link_tree(Path(entry.path), target)
+            else:
+                try:
+                    os.link(entry.path, target)
+                except OSError:
+                    shutil.copy2(entry.path, target)
+
+
+def _remove_with_empty_parents(root: Path, path: str) -> None:
+    """Remove `path` under `root` (file, link or directory) and the directories it leaves empty:
+    git has no empty directories, and an empty service directory would read as a broken service."""
+    target = root / path
+    parts = Path(path).parts
+    if ".." in parts or any(root.joinpath(*parts[:end]).is_symlink() for end in range(1, len(parts))):
+        raise OSError(f"{path!r} lies beyond a symlink")  # never act through a link: export in full
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.is_dir():
+        shutil.rmtree(target)
+    parent = target.parent
+    while parent != root and parent.is_dir() and not parent.is_symlink() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
 
 
 def _extract(archive: Any, staging: Path) -> None:

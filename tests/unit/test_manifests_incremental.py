@@ -156,6 +156,19 @@ def assert_same(incremental: RepositoryScan, full: RepositoryScan, live: dict[st
     assert canon.hits == canon.misses  # the second plan normalised nothing again
 
 
+def tree(root: Path) -> dict[str, object]:
+    """Every path under `root` with its content (files), target (links) or None (directories)."""
+    out: dict[str, object] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        out[rel] = ("link", str(path.readlink())) if path.is_symlink() else None if path.is_dir() else path.read_bytes()
+    return out
+
+
+def inodes(root: Path) -> set[int]:
+    return {p.stat().st_ino for p in root.rglob("*") if p.is_file() and not p.is_symlink()} if root.is_dir() else set()
+
+
 def fixed_live(work: Work) -> dict[str, LiveEnvironment]:
     """AWS as the first commit declared it, plus an owned service git never declared."""
     state = scan_repository(work.base).desired()
@@ -179,6 +192,10 @@ def test_random_commits_load_the_same_both_ways(tmp_path: Path, seed: int, prefi
     first = work.commit("initial")
     scans = {first: scan_repository(source.snapshot(source.fetch()).root)}
     shas = [first]
+    exporter = GitSource(str(work.root), tmp_path / "cache-inc", subdir=prefix, keep_snapshots=3)
+    exporter.fetch()
+    snaps = {first: exporter.snapshot(first)}
+    linked = 0
     kinds = rng.sample(KINDS, len(KINDS)) + [rng.choice(KINDS) for _ in range(12)]  # every kind at least once
     for step, kind in enumerate(kinds):
         mutate(work, rng, step, kind)
@@ -190,6 +207,11 @@ def test_random_commits_load_the_same_both_ways(tmp_path: Path, seed: int, prefi
         changed = source.changed_paths(base, sha)
         assert changed is not None
         assert all(not p.startswith(("deploy/", "/")) for p in changed)
+        # The snapshot exported from the base's (hard links + the changed paths) is the full export.
+        assert exporter.fetch() == sha
+        snaps[sha] = exporter.snapshot(sha, base=snaps[base])
+        assert tree(exporter.cache_dir / "snapshots" / sha) == tree(source.cache_dir / "snapshots" / sha)
+        linked += bool(inodes(exporter.cache_dir / "snapshots" / sha) & inodes(exporter.cache_dir / "snapshots" / base))
         full = scan_repository(root)
         incremental = scans[base].rescan(root, changed)
         assert_same(incremental, full, live)
@@ -200,6 +222,7 @@ def test_random_commits_load_the_same_both_ways(tmp_path: Path, seed: int, prefi
             tuple(sp for sp in whole.services if sp.key in scope)
         scans[sha] = incremental
         shas.append(sha)
+    assert linked >= len(kinds) // 2  # most snapshots were built from their base's, not exported in full
 
 
 def test_unchanged_units_are_reused_and_outside_paths_cost_nothing(tmp_path: Path) -> None:
@@ -252,3 +275,21 @@ def test_changed_paths_unknown_commit_is_none(tmp_path: Path) -> None:
     assert source.fetch() == sha
     assert source.changed_paths("0" * 40, sha) is None
     assert source.changed_paths(sha, sha) == []
+
+
+def test_incremental_export_never_acts_through_a_symlink(tmp_path: Path) -> None:
+    from reconciler.source.git import _remove_with_empty_parents
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not ours")
+    root = tmp_path / "snap"
+    (root / "environments" / "staging" / "web").mkdir(parents=True)
+    (root / "environments" / "staging" / "web" / "service.yaml").write_text("x")
+    (root / "environments" / "link").symlink_to(outside)
+    with pytest.raises(OSError, match="beyond a symlink"):
+        _remove_with_empty_parents(root, "environments/link/keep.txt")
+    assert (outside / "keep.txt").read_text() == "not ours"
+    _remove_with_empty_parents(root, "environments/staging/web/service.yaml")
+    assert not (root / "environments" / "staging").exists()  # no empty service directory left behind
+    assert (root / "environments").is_dir()
