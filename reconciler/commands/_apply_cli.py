@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from reconciler.durations import DurationError, parse_duration
+from reconciler.commands._common import duration_arg
 
 
 def positive_int(text: str) -> int:
@@ -36,8 +36,9 @@ def add_deploy_args(p: argparse.ArgumentParser, what: str) -> None:
     """--wait/--no-wait, --timeout and the hidden --poll-interval, shared by `sync` and `rollback`."""
     p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
                    help=f"wait for {what} to finish (default: wait)")
-    p.add_argument("--timeout", default="30m", help="deadline per service, e.g. 90s, 30m, 1h30m (default 30m)")
-    p.add_argument("--poll-interval", type=parse_duration, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--timeout", type=duration_arg, default="30m",
+                   help="deadline per service, e.g. 90s, 30m, 1h30m (default 30m)")
+    p.add_argument("--poll-interval", type=duration_arg, default=None, help=argparse.SUPPRESS)
 
 
 def poll_interval_default() -> float:
@@ -81,10 +82,7 @@ def prepare(args: Any, *, require_service: bool = True) -> tuple[Any, float]:
     from reconciler.log import configure
 
     configure(level="warning")
-    try:
-        timeout = parse_duration(args.timeout)
-    except DurationError as exc:
-        fail(f"--timeout: {exc}")
+    timeout = float(args.timeout)  # parsed by argparse (duration_arg)
     try:
         setting_value("apply_poll_interval")  # checked before anything runs; read again by the applier's wiring
     except ConfigError as exc:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from reconciler.durations import DurationError, parse_duration
 from reconciler.model import DEFAULT_INSTANCE, DesiredState
 
 
@@ -43,6 +44,14 @@ class UsageError(Exception):
 def fail(message: str, code: int = 2) -> NoReturn:
     """Stop the command with a usage error (exit 2)."""
     raise UsageError(message, code)
+
+
+def duration_arg(text: str) -> float:
+    """argparse type of every duration option (`--timeout`): reconciler.durations and its one error text."""
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def load_desired(args: argparse.Namespace) -> DesiredState:

@@ -1,14 +1,15 @@
 """The one duration parser, and that every user of durations goes through it."""
 from __future__ import annotations
 
+import argparse
 import ast
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from reconciler.cli import build_parser
+from reconciler.commands._common import duration_arg
 from reconciler.daemon.config import _DURATION, ConfigError, DaemonConfig, settings
 from reconciler.durations import DURATION_ERROR, DurationError, format_duration, parse_duration
 
@@ -84,9 +85,20 @@ def test_daemon_settings_accept_every_spelling_and_refuse_with_the_one_text() ->
     assert str(info.value) == f"RECONCILER_APPLY_TIMEOUT: {DURATION_ERROR}"
 
 
-def test_cli_timeout_uses_the_parser(tmp_path: Path) -> None:
-    # a process of its own: the command configures logging on the stderr it was given
-    result = subprocess.run([sys.executable, "-m", "reconciler", "sync", "--repo", str(tmp_path), "--timeout", "forever"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert f"--timeout: {DURATION_ERROR}" in result.stderr
+@pytest.mark.parametrize("command", [["sync"], ["rollback", "--env", "e", "--service", "s"], ["status"]])
+def test_every_cli_timeout_uses_the_parser(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([*command, "--timeout", "forever"])
+    assert info.value.code == 2
+    assert f"--timeout: {DURATION_ERROR}" in capsys.readouterr().err
+    assert build_parser().parse_args([*command, "--timeout", "1h30m"]).timeout == 5400
+
+
+def test_every_cli_duration_option_is_a_duration_arg() -> None:
+    """Options named like durations parse with reconciler.durations (no float seconds of their own)."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            if any(re.search(r"timeout|interval|wait-time|duration", o) for o in action.option_strings):
+                assert action.type is duration_arg, f"{name} {action.option_strings}"
