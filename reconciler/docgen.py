@@ -21,9 +21,16 @@ def _daemon_settings() -> str:
     return docs_table()
 
 
+def _notify_settings() -> str:
+    from reconciler.notify.config import docs_table
+
+    return docs_table()
+
+
 #: (doc file relative to the repository, block name, generator)
 BLOCKS: tuple[tuple[str, str, Callable[[], str]], ...] = (
     ("docs/daemon.md", "daemon-settings", _daemon_settings),
+    ("docs/notifications.md", "notify-settings", _notify_settings),
 )
 
 

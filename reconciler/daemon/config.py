@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 
 from reconciler.durations import format_duration, parse_duration
+from reconciler.notify.config import NotifyConfigError, check_notifications, render_path
 from reconciler.suggest import suggest
 
 PREFIX = "RECONCILER_"
@@ -237,6 +238,12 @@ def _read_file(path: str, values: dict[str, Any], where: dict[str, str]) -> None
         elif value is None:
             continue
         elif name in ("notifications", "chatops"):
+            if name == "notifications":
+                try:
+                    check_notifications(value)  # its secrets are resolved when the notifier is built
+                except NotifyConfigError as exc:
+                    problems.append(f"{path}:{parsed.line_of((key, *exc.path))}: "
+                                    f"{render_path(('notifications', *exc.path))}: {exc.reason}")
             values[name], where[name] = value, here
         elif isinstance(value, (dict, list)):
             problems.append(f"{here}: expected a single value")

@@ -1,8 +1,12 @@
 """Notification configuration, read from the daemon's configuration (never manifests).
 
-Secrets are referenced by environment variable name (`webhookUrlEnv`,
-`tokenEnv`, `secretEnv`, `urlEnv`), resolved once here and registered with
-`reconciler.log.register_secret` so they cannot reach logs. Example::
+The `notifications:` section is declared once, by the models below (keys, types, defaults, help):
+they validate it, reject unknown keys with a did-you-mean, and generate the reference table of
+docs/notifications.md (`python -m reconciler.docgen`).
+
+Secrets are referenced by environment variable name (`webhookUrlEnv`, `tokenEnv`, `secretEnv`,
+`urlEnv`), resolved once here and registered with `reconciler.log.register_secret` so they cannot
+reach logs. Errors name the key's path (`routes[1].kinds`) and never the value. Example::
 
     destinations:
       deploys: {type: slack-api, tokenEnv: SLACK_BOT_TOKEN, channel: C0123456}
@@ -14,30 +18,114 @@ Secrets are referenced by environment variable name (`webhookUrlEnv`,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from reconciler.events import EVENT_KINDS
 from reconciler.log import register_secret
+from reconciler.suggest import suggest
 
 DestinationType = Literal["slack-webhook", "slack-api", "teams", "webhook", "sns", "console"]
-TYPES: tuple[str, ...] = ("slack-webhook", "slack-api", "teams", "webhook", "sns", "console")
+TYPES: tuple[str, ...] = get_args(DestinationType)
 KINDS = EVENT_KINDS  # the event kinds live with the events (reconciler.events)
-# secret field -> env-key in the config
+# secret field -> the keys naming its environment variable
 _SECRET_ENV = {"url": ("webhookUrlEnv", "urlEnv"), "token": ("tokenEnv",), "secret": ("secretEnv",)}
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "slack-webhook": ("url",), "slack-api": ("token", "channel"), "teams": ("url",),
     "webhook": ("url",), "sns": ("topic_arn",), "console": (),
 }
+_LITERAL_SECRETS = ("webhookUrl", "url", "token", "secret")
 
 
 class NotifyConfigError(ValueError):
-    pass
+    """A problem at `path` (a tuple of keys and list indexes) of the `notifications:` section."""
+
+    def __init__(self, path: tuple[str | int, ...], reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"{render_path(path)}: {reason}" if path else reason)
+
+
+def render_path(path: tuple[str | int, ...]) -> str:
+    """`("routes", 1, "kinds")` -> `routes[1].kinds`."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    return value
+
+
+def _text(value: Any) -> Any:
+    """YAML reads `environment: 2024` as a number; names are text."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _empty_if_null(value: Any) -> Any:
+    return {} if value is None else value
+
+
+Number = Annotated[float, BeforeValidator(_no_bool)]
+Count = Annotated[int, BeforeValidator(_no_bool)]
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DestinationSpec(_Section):
+    """One entry of `destinations:` as written; secrets are names of environment variables."""
+
+    type: DestinationType = Field(description="slack-webhook, slack-api, teams, webhook, sns or console")
+    webhookUrlEnv: Text | None = Field(None, description="variable holding the webhook URL (slack-webhook, teams)")
+    urlEnv: Text | None = Field(None, description="variable holding the URL (webhook; also slack-webhook, teams)")
+    tokenEnv: Text | None = Field(None, description="variable holding the bot token (slack-api)")
+    secretEnv: Text | None = Field(None, description="variable holding the HMAC secret (webhook, optional)")
+    channel: Text | None = Field(None, description="channel ID (slack-api)")
+    topicArn: Text | None = Field(None, description="SNS topic ARN (sns)")
+    region: Text | None = Field(None, description="region of the topic (sns; default: the SDK's)")
+    baseUrl: Text | None = Field(None, description="Slack Web API base URL (a proxy, or a local receiver in tests)")
+    timeoutSeconds: Number = Field(10.0, description="HTTP timeout per delivery attempt, seconds")
+
+
+class Route(_Section):
+    """Events of `environment` (glob) → destinations; `services` (glob) narrows to some services."""
+
+    destinations: tuple[Text, ...] = Field(min_length=1, description="destination names, each sent once per event")
+    environment: Text = Field("*", description="glob on the environment name")
+    services: Text | None = Field(None, description="glob on service names: the event is narrowed to them")
+    kinds: frozenset[Text] | None = Field(None, description="only these event kinds (default: all)")
+
+
+class QueueSpec(_Section):
+    size: Count = Field(1000, description="events waiting for delivery; more are dropped and counted")
+    maxAttempts: Count = Field(4, description="attempts per destination, including the first")
+    backoffSeconds: Number = Field(1.0, description="first retry delay, doubling (a 429's Retry-After wins)")
+    maxBackoffSeconds: Number = Field(60.0, description="retry delay cap; also caps Retry-After")
+    batchSeconds: Number = Field(2.0, description="quiet window merging one commit's sync events (0: off)")
+
+
+class Notifications(_Section):
+    """The `notifications:` section."""
+
+    destinations: Annotated[dict[Text, DestinationSpec], BeforeValidator(_empty_if_null)] = Field(
+        default_factory=dict, description="name -> destination")
+    routes: Annotated[tuple[Route, ...], BeforeValidator(lambda v: () if v is None else v)] = Field(
+        (), description="every matching route adds its destinations (each once)")
+    queue: Annotated[QueueSpec, BeforeValidator(_empty_if_null)] = Field(
+        default_factory=QueueSpec, description="delivery queue and retries")
 
 
 @dataclass(frozen=True)
 class DestinationConfig:
+    """A destination with its secrets resolved (what the factory builds senders from)."""
+
     name: str
     type: DestinationType
     url: str | None = field(default=None, repr=False)      # secret
@@ -47,114 +135,138 @@ class DestinationConfig:
     topic_arn: str | None = None
     region: str | None = None
     base_url: str | None = None   # Slack Web API override (tests, proxies)
-    timeout_seconds: float = 10.0
-
-
-@dataclass(frozen=True)
-class Route:
-    """Events of `environment` (glob) → destinations; `services` (glob) narrows to some services."""
-
-    destinations: tuple[str, ...]
-    environment: str = "*"
-    services: str | None = None
-    kinds: frozenset[str] | None = None
+    timeout_seconds: float = DestinationSpec.model_fields["timeoutSeconds"].default
 
 
 @dataclass(frozen=True)
 class NotifyConfig:
     destinations: Mapping[str, DestinationConfig]
     routes: tuple[Route, ...]
-    queue_size: int = 1000
-    max_attempts: int = 4
-    backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 60.0
-    batch_seconds: float = 2.0   # quiet window merging one commit's per-service sync events (0: off)
+    queue_size: int
+    max_attempts: int
+    backoff_seconds: float
+    max_backoff_seconds: float
+    batch_seconds: float   # quiet window merging one commit's per-service sync events (0: off)
 
 
-def _secret(name: str, raw: Mapping[str, Any], attr: str, env: Mapping[str, str]) -> str | None:
+# --- validation -------------------------------------------------------------------------------------------
+
+_REASONS = {
+    "float_parsing": "expected a number", "float_type": "expected a number",
+    "int_parsing": "expected a whole number", "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number", "string_type": "expected text",
+    "tuple_type": "expected a list", "list_type": "expected a list", "frozen_set_type": "expected a list",
+    "set_type": "expected a list", "dict_type": "expected a mapping", "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping", "missing": "required", "too_short": "must not be empty",
+}
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The section model that `loc` points into (to list the keys it knows)."""
+    current: Any = Notifications
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if part not in current.model_fields:
+                return None
+            current = current.model_fields[part].annotation
+        else:  # dict[str, X] / tuple[X, ...]: the key or index selects an X
+            args = [a for a in get_args(current) if a is not Ellipsis]
+            current = args[-1] if args else None
+        while typing.get_origin(current) in (typing.Union, types.UnionType, Annotated):
+            current = next(a for a in get_args(current) if a is not type(None))
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _first_error(exc: ValidationError) -> NotifyConfigError:
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        known = list(model.model_fields) if model else []
+        return NotifyConfigError(loc, f"unknown key{suggest(str(loc[-1]), known)}")
+    if error["type"] == "value_error":
+        return NotifyConfigError(loc, str(error["ctx"]["error"]))
+    if error["type"] == "literal_error":
+        return NotifyConfigError(loc, f"must be one of {error['ctx']['expected']}")
+    return NotifyConfigError(loc, _REASONS.get(error["type"], "invalid value"))
+
+
+def check_notifications(mapping: Any) -> Notifications:
+    """The section validated as written (no environment needed); raises NotifyConfigError."""
+    if not isinstance(mapping, Mapping):
+        raise NotifyConfigError((), "expected a mapping")
+    dests = mapping.get("destinations")
+    for name, raw in dests.items() if isinstance(dests, Mapping) else ():
+        for literal in _LITERAL_SECRETS:
+            if isinstance(raw, Mapping) and literal in raw:
+                raise NotifyConfigError(("destinations", str(name), literal),
+                                        f"put secrets in the environment and use {literal}Env")
+    try:
+        section = Notifications.model_validate(dict(mapping))
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+    for i, r in enumerate(section.routes):
+        unknown = [d for d in r.destinations if d not in section.destinations]
+        if unknown:
+            raise NotifyConfigError(("routes", i, "destinations"), f"unknown destination(s) {', '.join(unknown)}"
+                                    f"{suggest(unknown[0], section.destinations)}")
+        if r.kinds is not None and not r.kinds <= KINDS:
+            bad = sorted(r.kinds - KINDS)
+            raise NotifyConfigError(("routes", i, "kinds"), f"unknown kind(s) {', '.join(bad)}{suggest(bad[0], KINDS)}")
+    return section
+
+
+def _secret(name: str, spec: DestinationSpec, attr: str, env: Mapping[str, str]) -> str | None:
     for key in _SECRET_ENV[attr]:
-        var = raw.get(key)
+        var = getattr(spec, key)
         if var is None:
             continue
-        value = env.get(str(var))
+        value = env.get(var)
         if not value:
-            raise NotifyConfigError(f"destination {name!r}: environment variable {var} ({key}) is not set")
+            raise NotifyConfigError(("destinations", name, key), f"environment variable {var} is not set")
         register_secret(value)
         return value
     return None
 
 
-def _number(where: str, value: Any, cast: type) -> Any:
-    """int/float of a config value, or an error that names the field (never a bare ValueError)."""
-    if isinstance(value, bool):
-        raise NotifyConfigError(f"{where}: expected a number, got {value!r}")
-    try:
-        return cast(value)
-    except (TypeError, ValueError):
-        raise NotifyConfigError(f"{where}: expected a number, got {value!r}") from None
-
-
-def _names(where: str, value: Any) -> list[str]:
-    """A list of names; a bare string would otherwise be read letter by letter."""
-    if not isinstance(value, (list, tuple)):
-        raise NotifyConfigError(f"{where}: expected a list, got {value!r}")
-    return [str(v) for v in value]
-
-
-def _destination(name: str, raw: Any, env: Mapping[str, str]) -> DestinationConfig:
-    if not isinstance(raw, Mapping):
-        raise NotifyConfigError(f"destination {name!r}: expected a mapping")
-    kind = raw.get("type")
-    if kind not in TYPES:
-        raise NotifyConfigError(f"destination {name!r}: type must be one of {', '.join(TYPES)}")
-    for literal in ("webhookUrl", "url", "token", "secret"):
-        if literal in raw:
-            raise NotifyConfigError(f"destination {name!r}: put secrets in the environment and use {literal}Env")
+def _destination(name: str, spec: DestinationSpec, env: Mapping[str, str]) -> DestinationConfig:
     cfg = DestinationConfig(
-        name=name, type=kind,
-        url=_secret(name, raw, "url", env), token=_secret(name, raw, "token", env),
-        secret=_secret(name, raw, "secret", env),
-        channel=raw.get("channel"), topic_arn=raw.get("topicArn"), region=raw.get("region"),
-        base_url=raw.get("baseUrl"), timeout_seconds=_number(f"destinations.{name}.timeoutSeconds", raw.get("timeoutSeconds", 10.0), float),
+        name=name, type=spec.type,
+        url=_secret(name, spec, "url", env), token=_secret(name, spec, "token", env),
+        secret=_secret(name, spec, "secret", env), channel=spec.channel, topic_arn=spec.topicArn,
+        region=spec.region, base_url=spec.baseUrl, timeout_seconds=spec.timeoutSeconds,
     )
-    missing = [f for f in _REQUIRED[kind] if not getattr(cfg, f)]
+    missing = [f for f in _REQUIRED[spec.type] if not getattr(cfg, f)]
     if missing:
-        raise NotifyConfigError(f"destination {name!r} ({kind}): missing {', '.join(missing)}")
+        raise NotifyConfigError(("destinations", name), f"{spec.type} destination: missing {', '.join(missing)}")
     return cfg
-
-
-def _route(i: int, raw: Any, names: set[str]) -> Route:
-    if not isinstance(raw, Mapping) or not raw.get("destinations"):
-        raise NotifyConfigError(f"routes[{i}]: needs a list of destinations")
-    dests = tuple(_names(f"routes[{i}].destinations", raw["destinations"]))
-    unknown = [d for d in dests if d not in names]
-    if unknown:
-        raise NotifyConfigError(f"routes[{i}]: unknown destination(s) {', '.join(unknown)}")
-    kinds = raw.get("kinds")
-    if kinds is not None:
-        kinds = _names(f"routes[{i}].kinds", kinds)
-    if kinds is not None and not set(kinds) <= KINDS:
-        raise NotifyConfigError(f"routes[{i}]: unknown kind(s) {', '.join(sorted(set(kinds) - KINDS))}")
-    return Route(destinations=dests, environment=str(raw.get("environment", "*")),
-                 services=raw.get("services"), kinds=frozenset(kinds) if kinds is not None else None)
 
 
 def load_notify_config(mapping: Mapping[str, Any], env: Mapping[str, str] | None = None) -> NotifyConfig:
     """Validate the `notifications` mapping and resolve its secrets from `env` (os.environ)."""
     env = os.environ if env is None else env
-    raw_dests = mapping.get("destinations") or {}
-    if not isinstance(raw_dests, Mapping):
-        raise NotifyConfigError("destinations: expected a mapping of name -> destination")
-    dests = {str(n): _destination(str(n), d, env) for n, d in raw_dests.items()}
-    routes = tuple(_route(i, r, set(dests)) for i, r in enumerate(mapping.get("routes") or []))
-    queue = mapping.get("queue") or {}
-    if not isinstance(queue, Mapping):
-        raise NotifyConfigError("queue: expected a mapping")
+    section = check_notifications(mapping)
+    q = section.queue
     return NotifyConfig(
-        destinations=dests, routes=routes,
-        queue_size=_number("queue.size", queue.get("size", 1000), int),
-        max_attempts=_number("queue.maxAttempts", queue.get("maxAttempts", 4), int),
-        backoff_seconds=_number("queue.backoffSeconds", queue.get("backoffSeconds", 1.0), float),
-        max_backoff_seconds=_number("queue.maxBackoffSeconds", queue.get("maxBackoffSeconds", 60.0), float),
-        batch_seconds=_number("queue.batchSeconds", queue.get("batchSeconds", 2.0), float),
+        destinations={n: _destination(n, d, env) for n, d in section.destinations.items()},
+        routes=section.routes, queue_size=q.size, max_attempts=q.maxAttempts, backoff_seconds=q.backoffSeconds,
+        max_backoff_seconds=q.maxBackoffSeconds, batch_seconds=q.batchSeconds,
     )
+
+
+# --- reference table (docs/notifications.md) ---------------------------------------------------------------
+
+def _rows(model: type[BaseModel], prefix: str) -> Iterator[str]:
+    for name, f in model.model_fields.items():
+        default = "required" if f.is_required() else (
+            "unset" if f.default is None else f"`{f.default:g}`" if isinstance(f.default, float) else f"`{f.default}`")
+        yield f"| `{prefix}{name}` | {default} | {f.description} |"
+
+
+def docs_table() -> str:
+    """The reference table of docs/notifications.md, from the models above."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    rows += _rows(DestinationSpec, "destinations.<name>.")
+    rows += _rows(Route, "routes[].")
+    rows += _rows(QueueSpec, "queue.")
+    return "\n".join(rows)

@@ -40,9 +40,11 @@ def test_help_docs_and_declaration_agree() -> None:
 
 
 def test_a_stale_doc_table_is_found_and_rewritten(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for file, _, _ in docgen.BLOCKS:
+        (tmp_path / file).write_text((docgen.ROOT / file).read_text())
     doc = tmp_path / "docs" / "daemon.md"
-    doc.parent.mkdir()
-    original = (docgen.ROOT / "docs" / "daemon.md").read_text()
+    original = doc.read_text()
     doc.write_text(original.replace("| `RECONCILER_GIT_BRANCH` | `main` |", "| `RECONCILER_GIT_BRANCH` | `master` |"))
     assert docgen.stale(tmp_path) == ["docs/daemon.md: daemon-settings"]
     docgen.write(tmp_path)

@@ -54,7 +54,7 @@ def test_secrets_are_registered_for_redaction() -> None:
     (lambda c: c["destinations"]["hook"].update(webhookUrlEnv="NOPE"), "NOPE"),
     (lambda c: c["destinations"]["hook"].update(webhookUrl="https://x"), "webhookUrlEnv"),
     (lambda c: c["destinations"]["bot"].pop("channel"), "missing channel"),
-    (lambda c: c["destinations"]["stdout"].update(type="pager"), "type must be"),
+    (lambda c: c["destinations"]["stdout"].update(type="pager"), "destinations.stdout.type: must be one of"),
     (lambda c: c["routes"][0].update(destinations=["nobody"]), "unknown destination"),
     (lambda c: c["routes"][1].update(kinds=["sync_exploded"]), "unknown kind"),
     (lambda c: c["routes"][1].update(kinds="sync_failed"), r"routes\[1\].kinds: expected a list"),
