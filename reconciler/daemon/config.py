@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from reconciler.durations import format_duration, parse_duration
 from reconciler.notify.config import NotifyConfigError, check_notifications, render_path
+from reconciler.pydantic_errors import reason
 from reconciler.suggest import suggest
 
 PREFIX = "RECONCILER_"
@@ -152,7 +153,7 @@ class DaemonConfig(BaseModel):
             cfg = cls.model_validate(values)
         except ValidationError as exc:
             raise ConfigError("; ".join(
-                f"{where.get(str(e['loc'][0]), e['loc'][0])}: {_reason(e)}" for e in exc.errors())) from None
+                f"{where.get(str(e['loc'][0]), e['loc'][0])}: {reason(e)}" for e in exc.errors())) from None
         cfg.check()
         return cfg
 
@@ -194,23 +195,7 @@ def setting_value(name: str, environ: Mapping[str, str] | None = None) -> Any:
     try:
         return getattr(DaemonConfig.model_validate({name: raw}), name)
     except ValidationError as exc:
-        raise ConfigError(f"{env_name(name)}: {_reason(exc.errors()[0])}") from None
-
-
-_REASONS = {
-    "float_parsing": "expected a number", "float_type": "expected a number",
-    "int_parsing": "expected a whole number", "int_type": "expected a whole number",
-    "int_from_float": "expected a whole number", "string_type": "expected text",
-    "literal_error": "expected one of {expected}", "dict_type": "expected a mapping",
-}
-
-
-def _reason(error: Any) -> str:
-    """What is wrong, without the value (pydantic's own text may quote it)."""
-    if error["type"] == "value_error":
-        return str(error["ctx"]["error"])
-    template = _REASONS.get(error["type"], "invalid value")
-    return template.format(**error.get("ctx", {}))
+        raise ConfigError(f"{env_name(name)}: {reason(exc.errors()[0])}") from None
 
 
 def _read_file(path: str, values: dict[str, Any], where: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from reconciler.events import EVENT_KINDS
 from reconciler.log import register_secret
+from reconciler.pydantic_errors import reason
 from reconciler.suggest import suggest
 
 DestinationType = Literal["slack-webhook", "slack-api", "teams", "webhook", "sns", "console"]
@@ -151,16 +152,6 @@ class NotifyConfig:
 
 # --- validation -------------------------------------------------------------------------------------------
 
-_REASONS = {
-    "float_parsing": "expected a number", "float_type": "expected a number",
-    "int_parsing": "expected a whole number", "int_type": "expected a whole number",
-    "int_from_float": "expected a whole number", "string_type": "expected text",
-    "tuple_type": "expected a list", "list_type": "expected a list", "frozen_set_type": "expected a list",
-    "set_type": "expected a list", "dict_type": "expected a mapping", "model_type": "expected a mapping",
-    "model_attributes_type": "expected a mapping", "missing": "required", "too_short": "must not be empty",
-}
-
-
 def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The section model that `loc` points into (to list the keys it knows)."""
     current: Any = Notifications
@@ -180,15 +171,8 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
 def _first_error(exc: ValidationError) -> NotifyConfigError:
     error = exc.errors()[0]
     loc = tuple(error["loc"])
-    if error["type"] == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        known = list(model.model_fields) if model else []
-        return NotifyConfigError(loc, f"unknown key{suggest(str(loc[-1]), known)}")
-    if error["type"] == "value_error":
-        return NotifyConfigError(loc, str(error["ctx"]["error"]))
-    if error["type"] == "literal_error":
-        return NotifyConfigError(loc, f"must be one of {error['ctx']['expected']}")
-    return NotifyConfigError(loc, _REASONS.get(error["type"], "invalid value"))
+    model = _model_at(loc[:-1]) if error["type"] == "extra_forbidden" else None
+    return NotifyConfigError(loc, reason(error, list(model.model_fields) if model else None))
 
 
 def check_notifications(mapping: Any) -> Notifications:
