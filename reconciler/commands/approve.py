@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from reconciler.commands._common import fail
+from reconciler.commands._common import duration_arg, fail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _api_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=os.environ.get("RECONCILER_STATUS_URL", "http://127.0.0.1:8080"),
                    help="daemon base URL (default: $RECONCILER_STATUS_URL or http://127.0.0.1:8080)")
-    p.add_argument("--timeout", type=float, default=120.0, help="HTTP timeout in seconds (deploys push to git)")
+    p.add_argument("--timeout", type=duration_arg, default=120.0,
+                   help="HTTP timeout, e.g. 120 or 2m (deploys push to git)")
 
 
 def _token() -> str | None:
