@@ -48,14 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     from reconciler.commands._common import UsageError
 
+    parser = build_parser()
     try:
+        args = parser.parse_args(argv)  # option types may raise UsageError too (durations)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"reconciler: {exc}", file=sys.stderr)

@@ -36,9 +36,9 @@ def add_deploy_args(p: argparse.ArgumentParser, what: str) -> None:
     """--wait/--no-wait, --timeout and the hidden --poll-interval, shared by `sync` and `rollback`."""
     p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
                    help=f"wait for {what} to finish (default: wait)")
-    p.add_argument("--timeout", type=duration_arg, default="30m",
+    p.add_argument("--timeout", type=duration_arg("--timeout"), default="30m",
                    help="deadline per service, e.g. 90s, 30m, 1h30m (default 30m)")
-    p.add_argument("--poll-interval", type=duration_arg, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--poll-interval", type=duration_arg("--poll-interval"), default=None, help=argparse.SUPPRESS)
 
 
 def poll_interval_default() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -46,12 +47,20 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise UsageError(message, code)
 
 
-def duration_arg(text: str) -> float:
-    """argparse type of every duration option (`--timeout`): reconciler.durations and its one error text."""
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def duration_arg(option: str) -> Callable[[str], float]:
+    """argparse type of a duration option: reconciler.durations, its one error text as a usage error.
+
+    Raised as UsageError (not argparse's own error) so it reads like every other one:
+    `reconciler: --timeout: not a duration: ...`, exit 2.
+    """
+    def parse(text: str) -> float:
+        try:
+            return parse_duration(text)
+        except DurationError as exc:
+            raise UsageError(f"{option}: {exc}") from None
+
+    parse.option = option  # type: ignore[attr-defined]  # read by the test that finds every duration option
+    return parse
 
 
 def load_desired(args: argparse.Namespace) -> DesiredState:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _api_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=os.environ.get("RECONCILER_STATUS_URL", "http://127.0.0.1:8080"),
                    help="daemon base URL (default: $RECONCILER_STATUS_URL or http://127.0.0.1:8080)")
-    p.add_argument("--timeout", type=duration_arg, default=120.0,
+    p.add_argument("--timeout", type=duration_arg("--timeout"), default=120.0,
                    help="HTTP timeout, e.g. 120 or 2m (deploys push to git)")
 
 

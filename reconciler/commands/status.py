@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--url", default=os.environ.get("RECONCILER_STATUS_URL", "http://127.0.0.1:8080"),
                    help="daemon base URL (default: $RECONCILER_STATUS_URL or http://127.0.0.1:8080)")
     p.add_argument("--output", choices=("text", "json"), default="text", help="output format")
-    p.add_argument("--timeout", type=duration_arg, default=5.0, help="HTTP timeout, e.g. 5 or 5s (default 5s)")
+    p.add_argument("--timeout", type=duration_arg("--timeout"), default=5.0, help="HTTP timeout, e.g. 5 or 5s (default 5s)")
     p.set_defaults(func=run)
 
 

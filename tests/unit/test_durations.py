@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import build_parser
-from reconciler.commands._common import duration_arg
+from reconciler.cli import build_parser, main
 from reconciler.daemon.config import _DURATION, ConfigError, DaemonConfig, settings
 from reconciler.durations import DURATION_ERROR, DurationError, format_duration, parse_duration
 
@@ -85,12 +84,11 @@ def test_daemon_settings_accept_every_spelling_and_refuse_with_the_one_text() ->
     assert str(info.value) == f"RECONCILER_APPLY_TIMEOUT: {DURATION_ERROR}"
 
 
-@pytest.mark.parametrize("command", [["sync"], ["rollback", "--env", "e", "--service", "s"], ["status"]])
+@pytest.mark.parametrize("command", [["sync"], ["rollback", "--env", "e", "--service", "s"], ["status"],
+                                     ["approve", "prod"]])
 def test_every_cli_timeout_uses_the_parser(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        build_parser().parse_args([*command, "--timeout", "forever"])
-    assert info.value.code == 2
-    assert f"--timeout: {DURATION_ERROR}" in capsys.readouterr().err
+    assert main([*command, "--timeout", "forever"]) == 2
+    assert capsys.readouterr().err == f"reconciler: --timeout: {DURATION_ERROR}\n"
     assert build_parser().parse_args([*command, "--timeout", "1h30m"]).timeout == 5400
 
 
@@ -98,7 +96,10 @@ def test_every_cli_duration_option_is_a_duration_arg() -> None:
     """Options named like durations parse with reconciler.durations (no float seconds of their own)."""
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found = []
     for name, command in sub.choices.items():
         for action in command._actions:
             if any(re.search(r"timeout|interval|wait-time|duration", o) for o in action.option_strings):
-                assert action.type is duration_arg, f"{name} {action.option_strings}"
+                assert getattr(action.type, "option", None) in action.option_strings, f"{name} {action.option_strings}"
+                found.append(name)
+    assert {"sync", "rollback", "status", "approve"} <= set(found)
