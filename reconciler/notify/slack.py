@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.chatops.approval import pause_actions
 from reconciler.events import ReportEvent, ServiceReport
 from reconciler.notify import content, escape
 from reconciler.notify.content import SLACK
@@ -86,6 +87,8 @@ def render_slack(event: ReportEvent) -> dict[str, Any]:
     blocks.extend(_sections(content.body_lines(event, SLACK), room))
     if footer:
         blocks.append(_context(footer))
+    if event.extra.get("awaiting"):  # a deployment waits at a pause: answer it from chat (docs/chatops.md)
+        blocks.extend(pause_actions(s.environment, s.service) for s in event.services[:MAX_BLOCKS - len(blocks)])
     return {"text": fallback(event), "blocks": blocks}
 
 

@@ -181,3 +181,20 @@ def test_chat_routes_refuse_from_headers_before_reading_the_body() -> None:
             assert head.startswith("HTTP/1.1 401"), (path, head)
     finally:
         server.stop()
+
+
+def test_a_paused_deployment_report_carries_continue_and_roll_back_buttons() -> None:
+    from reconciler.chatops.approval import CONTINUE, ROLLBACK
+    from reconciler.events import ReportEvent, ServiceReport
+    from reconciler.notify.slack import check_slack_message, render_slack
+
+    report = ServiceReport(environment="production", service="checkout", status="in_progress",
+                           message="paused at POST_TEST_TRAFFIC_SHIFT")
+    plain = render_slack(ReportEvent(kind="sync_started", environment="production", services=(report,)))
+    assert all(b["type"] != "actions" for b in plain["blocks"])
+    paused = render_slack(ReportEvent(kind="sync_started", environment="production", services=(report,),
+                                      extra={"awaiting": True}))
+    actions = paused["blocks"][-1]
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        (CONTINUE, "production|checkout"), (ROLLBACK, "production|checkout")]
+    assert check_slack_message(paused) == []
