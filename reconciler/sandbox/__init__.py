@@ -14,9 +14,15 @@ Admin endpoint (same port; POST a JSON body; answers `{"ok": true, "now": <sandb
 - `POST /_sandbox/fail-image`    `{"image": "<exact image>"}`  tasks with that image fail (CannotPullContainerError)
 - `POST /_sandbox/fire-alarm`    `{"name": "api-production-5xx"}`  fails and rolls back deployments watching it;
                                   answers `{"deployments": [ids]}`
+- `POST /_sandbox/lambda-hook`   `{"functionArn": "arn:aws:lambda:…", "answers": [{"hookStatus": "IN_PROGRESS",
+                                  "callBackDelay": 60}, {"hookStatus": "SUCCEEDED"}]}` what a deployment lifecycle
+                                  hook Lambda answers, one per invocation (the last repeats); unset: SUCCEEDED
 - `POST /_sandbox/advance`       `{"seconds": 60}`  moves the sandbox clock forward
 - `POST /_sandbox/reset-faults`  `{}`
 - `GET  /_sandbox/clock`         reads the sandbox clock
+
+CloudWatch alarms move with moto's own `SetAlarmState` (cloudwatch client); an ECS-native
+deployment watching one in ALARM rolls back.
 
 Sandbox time = start + real elapsed × speed + advances; ECS scheduler passes run
 every 15 sandbox seconds (see `ecs_engine.STEP_SECONDS`).

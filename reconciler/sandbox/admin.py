@@ -47,6 +47,9 @@ class AdminApp:
         elif route == "fire-alarm":
             with state.lock:
                 return {"deployments": state.codedeploy.fire_alarm(body["name"])}
+        elif route == "lambda-hook":
+            with state.lock:
+                state.native.lambda_answers[body["functionArn"]] = list(body["answers"])
         elif route == "advance":
             state.clock.advance(float(body["seconds"]))
             state.tick()

@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.sandbox import moto_compat
 from reconciler.sandbox.ecs_engine import SimDeployment, SimService, SimTask, SimTaskSet, TaskGroup
+from reconciler.sandbox.service_deployments import is_native
 from reconciler.sandbox.state import SandboxState
 from reconciler.sandbox.taskdefs import aws_task_definition, convert_cpu, convert_memory
 from reconciler.sandbox.wsgi import ECS_PREFIX, AwsError, Handler, MotoCall
@@ -108,6 +109,8 @@ def create_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) ->
         deployment_configuration=_merge(DEFAULT_DEPLOYMENT_CONFIGURATION, body.get("deploymentConfiguration") or {}),
         attributes=attributes, created_by=state.principal, cpu=td.get("cpu"), memory=td.get("memory"),
     )
+    if is_native(svc):  # hooks run during CreateService too [DG:deployment-lifecycle-hooks]
+        state.native.begin(svc, svc.deployments[0], state.clock.now())
     out = render_service(state, svc)
     if body.get("tags"):
         out["tags"] = body["tags"]
@@ -125,6 +128,7 @@ def update_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) ->
     svc = _service(state, body)
     with state.ecs.lock:
         td = _taskdef(state, body["taskDefinition"]) if body.get("taskDefinition") else None
+        _change_controller(state, svc, (body.get("deploymentController") or {}).get("type"))
         if svc.controller == "CODE_DEPLOY" and td and td["taskDefinitionArn"] != svc.task_definition:
             raise AwsError("InvalidParameterException", CODE_DEPLOY_TASKDEF_REFUSAL)
         if "deploymentConfiguration" in body:
@@ -141,9 +145,28 @@ def update_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) ->
             svc.cpu, svc.memory = td.get("cpu"), td.get("memory")
         if redeploy and svc.controller == "ECS":
             target = td or state.taskdefs.get(svc.task_definition) or {}
-            state.ecs.start_deployment(svc, target.get("taskDefinitionArn", svc.task_definition),
-                                       containers_of(target) if target else svc.containers)
+            dep = state.ecs.start_deployment(svc, target.get("taskDefinitionArn", svc.task_definition),
+                                             containers_of(target) if target else svc.containers)
+            if is_native(svc):
+                state.native.begin(svc, dep, state.clock.now())
     return {"service": render_service(state, svc)}
+
+
+def _change_controller(state: SandboxState, svc: SimService, wanted: str | None) -> None:
+    """UpdateService deploymentController [DG:update-service-parameters]: CODE_DEPLOY -> ECS is
+    allowed when no deployment is ongoing; there is no path to CODE_DEPLOY. Other moves
+    (EXTERNAL) are not simulated. Messages are our choice (AWS documents none)."""
+    if wanted is None or wanted == svc.controller:
+        return
+    if wanted == "CODE_DEPLOY":
+        raise AwsError("InvalidParameterException", "Cannot update a service to the CODE_DEPLOY deployment controller.")
+    if not (svc.controller == "CODE_DEPLOY" and wanted == "ECS"):
+        raise AwsError("InvalidParameterException",
+                       f"The sandbox does not simulate moving from {svc.controller} to {wanted}.")
+    if any(d.active and d.service is svc for d in state.codedeploy.deployments.values()):
+        raise AwsError("InvalidParameterException",
+                       "Cannot change the deployment controller while a deployment is in progress.")
+    state.ecs.move_to_ecs_controller(svc)
 
 
 def describe_services(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
@@ -181,9 +204,9 @@ def list_services(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> 
 LIST_SERVICES_DEFAULT, LIST_SERVICES_MAX = 10, 100
 
 
-def paginate(items: list[str], body: dict[str, Any], key: str) -> dict[str, Any]:
+def paginate(items: list[Any], body: dict[str, Any], key: str, default: int = LIST_SERVICES_DEFAULT) -> dict[str, Any]:
     """One page of `items` as ECS List* answers it; the token is opaque to callers (an offset here)."""
-    limit = body.get("maxResults", LIST_SERVICES_DEFAULT)
+    limit = body.get("maxResults", default)
     if not isinstance(limit, int) or not 1 <= limit <= LIST_SERVICES_MAX:
         raise AwsError("InvalidParameterException", f"maxResults must be between 1 and {LIST_SERVICES_MAX}.")
     token = body.get("nextToken")
@@ -212,13 +235,14 @@ def delete_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) ->
     return {"service": out}
 
 
-def _deployment(dep: SimDeployment) -> dict[str, Any]:
+def _deployment(dep: SimDeployment, rolling: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": dep.id, "status": dep.status, "taskDefinition": dep.task_definition,
         "desiredCount": dep.desired_count, "pendingCount": dep.pending, "runningCount": dep.running,
         "failedTasks": dep.failed_tasks, "createdAt": dep.created_at, "updatedAt": dep.updated_at,
-        "rolloutState": dep.rollout_state, "rolloutStateReason": dep.rollout_state_reason,
     }
+    if rolling:  # "only returned for services that use the rolling update (ECS) deployment type" [BC]
+        out["rolloutState"], out["rolloutStateReason"] = dep.rollout_state, dep.rollout_state_reason
     return _placement_fields(out, dep)
 
 
@@ -263,7 +287,7 @@ def render_service(state: SandboxState, svc: SimService) -> dict[str, Any]:
         "runningCount": sum(g.running for g in groups), "pendingCount": sum(g.pending for g in groups),
         "taskDefinition": svc.task_definition,
         "deploymentConfiguration": svc.deployment_configuration,
-        "deployments": [_deployment(d) for d in svc.deployments],
+        "deployments": [_deployment(d, rolling=not is_native(svc)) for d in svc.deployments],
         "roleArn": f"arn:aws:iam::{state.account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
         "events": list(svc.events),
         "createdAt": svc.created_at,
@@ -286,6 +310,13 @@ def render_service(state: SandboxState, svc: SimService) -> dict[str, Any]:
         out["platformFamily"] = "Linux"
     if svc.controller != "ECS":
         out["taskSets"] = [render_task_set(state, svc, ts) for ts in svc.task_sets]
+    current = state.native.current(svc)
+    if current is not None:  # [BC] Service.currentServiceDeployment / currentServiceRevisions
+        out["currentServiceDeployment"] = current.arn
+        out["currentServiceRevisions"] = [
+            {"arn": r.arn, "requestedTaskCount": r.group.desired_count if r.group.status != "INACTIVE" else 0,
+             "runningTaskCount": r.group.running, "pendingTaskCount": r.group.pending}
+            for r in state.native.serving_revisions(svc)]
     return out
 
 

@@ -173,6 +173,10 @@ class EcsSimulator:
         self.stopped: list[tuple[SimTask, str]] = []  # (task, service arn) kept for ListTasks
         self.lock = threading.RLock()
         self._rng = random.Random()
+        #: Runs one pass of a native (BLUE_GREEN/LINEAR/CANARY) deployment; False when none is
+        #: ongoing. Set by SandboxState to the service-deployment simulator.
+        self.native_step: Callable[[SimService, float], bool] | None = None
+        self.is_native: Callable[[SimService], bool] = lambda svc: False
 
     # ----- ids -------------------------------------------------------------
     def _deployment_id(self) -> str:
@@ -311,6 +315,24 @@ class EcsSimulator:
             if ts in svc.task_sets:
                 svc.task_sets.remove(ts)
 
+    def move_to_ecs_controller(self, svc: SimService) -> None:
+        """CODE_DEPLOY -> ECS [DG:update-service-parameters]: the PRIMARY task set's tasks become
+        the service's PRIMARY (completed) deployment; other task sets go away."""
+        now = self.clock.now()
+        with self.lock:
+            primary = next((ts for ts in svc.task_sets if ts.status == "PRIMARY"), None)
+            dep = self._new_deployment(svc, svc.task_definition, svc.containers, now)
+            dep.rollout_state, dep.rollout_state_reason = "COMPLETED", f"ECS deployment {dep.id} completed."
+            if primary is not None:
+                dep.tasks, primary.tasks = primary.tasks, []
+                for task in dep.tasks:
+                    task.started_by = dep.id
+            for ts in list(svc.task_sets):
+                self.delete_task_set(svc, ts, f"Task set {ts.id} removed: the service moved to the ECS controller")
+            svc.controller, svc.deployments = "ECS", [dep]
+            svc.last_completed = (dep.task_definition, dep.containers)
+            self._schedule(svc, now)
+
     def computed_desired(self, svc: SimService, ts: SimTaskSet) -> int:
         """ceil(desired × scale%) (botocore ecs TaskSet.computedDesiredCount)."""
         return math.ceil(svc.desired_count * ts.scale / 100.0)
@@ -328,7 +350,9 @@ class EcsSimulator:
                 while svc.next_step_at is not None and svc.next_step_at <= now:
                     at = svc.next_step_at
                     svc.next_step_at = at + STEP_SECONDS
-                    if svc.controller == "ECS":
+                    if svc.controller == "ECS" and self.is_native(svc):
+                        self._step_native(svc, at)
+                    elif svc.controller == "ECS":
                         self._step_rolling(svc, at)
                     else:
                         self._step_task_sets(svc, at)
@@ -338,6 +362,34 @@ class EcsSimulator:
             # Stopped tasks are appended in (roughly) time order: prune only once the oldest expired.
             if self.stopped and (self.stopped[0][0].stopped_at or now) < cutoff:
                 self.stopped = [(t, s) for t, s in self.stopped if (t.stopped_at or now) >= cutoff]
+
+    def _step_native(self, svc: SimService, at: float) -> None:
+        """A native deployment moves its own stages; without one the service keeps its count."""
+        for dep in svc.deployments:
+            self._resolve_pending(svc, dep, at)
+        if self.native_step is not None and self.native_step(svc, at):
+            return
+        if len(svc.deployments) == 1:
+            self._step_rolling(svc, at)
+        else:  # a stopped deployment left several revisions: the next deployment reconciles them
+            svc.next_step_at = None
+
+    def launch(self, svc: SimService, group: TaskGroup, count: int, at: float) -> list[SimTask]:
+        return self._launch(svc, group, count, at)
+
+    def retire(self, svc: SimService, group: SimDeployment, at: float, reason: str) -> None:
+        """Stop every task of a deployment and drop it from the service."""
+        running = [t for t in group.tasks if t.desired_status != "STOPPED"]
+        self._stop_tasks(svc, group, running, at, reason, "ServiceSchedulerInitiated")
+        if running:
+            self._event(svc, at, f"(service {svc.name}) has stopped {len(running)} running tasks.")
+        group.status = "INACTIVE"
+        if group in svc.deployments:
+            svc.deployments.remove(group)
+
+    def wake(self, svc: SimService) -> None:
+        """Schedule a pass now (an API call changed a deployment)."""
+        self._schedule(svc)
 
     def _launch(self, svc: SimService, group: TaskGroup, count: int, at: float) -> list[SimTask]:
         started_by = group.external_id if isinstance(group, SimTaskSet) and group.external_id else group.id

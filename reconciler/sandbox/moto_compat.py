@@ -28,6 +28,9 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("moto.secretsmanager.models", "secretsmanager_backends"),
     ("moto.logs.models", "logs_backends"),
     ("moto.codedeploy.models", "codedeploy_backends"),
+    ("moto.cloudwatch.models", "cloudwatch_backends"),
+    ("moto.elbv2.models", "ELBv2Backend.describe_rules"),
+    ("moto.elbv2.models", "FakeListener.rules"),
     ("moto.codedeploy.models", "CodeDeployBackend.get_deployment_group"),
     ("moto.ec2.models.subnets", "random_subnet_id"),
     ("moto.ec2.models.security_groups", "random_security_group_id"),
@@ -179,3 +182,63 @@ def write_log_events(account: str, region: str, group: str, stream: str, events:
     if stream not in log_group.streams:
         log_group.create_log_stream(stream)
     log_group.put_log_events(stream, events)
+
+
+def alarm_state(account: str, region: str, name: str) -> str | None:
+    """StateValue of a CloudWatch alarm (as set by PutMetricAlarm / SetAlarmState), or None."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarm = cloudwatch_backends[account][region].alarms.get(name)
+    return alarm.state_value if alarm is not None else None
+
+
+def _forward_actions(account: str, region: str, arn: str) -> list[Any]:
+    """The actions of a listener rule (ALB: rule ARN) or a listener's default actions (NLB: listener ARN)."""
+    backend = elbv2_backend(account, region)
+    for lb in backend.load_balancers.values():
+        for listener in lb.listeners.values():
+            if listener.arn == arn:
+                return list(listener.default_actions)
+            for rule in listener.rules.values():
+                if rule.arn == arn:
+                    return list(rule.actions)
+    return []
+
+
+def set_forward_weights(account: str, region: str, arn: str, weights: dict[str, int]) -> None:
+    """Set the weights of the target groups a forward action names, in place (moto renders `data`)."""
+    for action in _forward_actions(account, region, arn):
+        for group in ((action.data.get("ForwardConfig") or {}).get("TargetGroups") or []):
+            if group.get("TargetGroupArn") in weights:
+                group["Weight"] = int(weights[group["TargetGroupArn"]])
+
+
+def forward_weights(account: str, region: str, arn: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for action in _forward_actions(account, region, arn):
+        for group in ((action.data.get("ForwardConfig") or {}).get("TargetGroups") or []):
+            out[group["TargetGroupArn"]] = int(group.get("Weight", 1))
+    return out
+
+
+def rekey_listener(account: str, region: str, old_arn: str, new_arn: str) -> None:
+    """Give a moto listener the exact ARN a manifest uses."""
+    backend = elbv2_backend(account, region)
+    for lb in backend.load_balancers.values():
+        if old_arn in lb.listeners:
+            listener = lb.listeners.pop(old_arn)
+            listener.arn = new_arn
+            for rule in listener.rules.values():
+                rule.listener_arn = new_arn
+            lb.listeners[new_arn] = listener
+
+
+def rekey_rule(account: str, region: str, listener_arn: str, old_arn: str, new_arn: str) -> None:
+    """Give a moto listener rule the exact ARN a manifest uses."""
+    backend = elbv2_backend(account, region)
+    for lb in backend.load_balancers.values():
+        listener = lb.listeners.get(listener_arn)
+        if listener is not None and old_arn in listener._non_default_rules:
+            rule = listener._non_default_rules.pop(old_arn)
+            rule.arn = new_arn
+            listener._non_default_rules[new_arn] = rule

@@ -26,6 +26,19 @@ Format (YAML, every section optional)::
     targetGroups:                     # exact ARNs are honoured (moto's are random)
       - {arn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-staging/0000000000000001",
          port: 8080, protocol: HTTP, targetType: ip}
+    loadBalancers:                    # ALB/NLB with listeners and rules at exact ARNs (after targetGroups)
+      - name: api-staging
+        type: application             # or network
+        listeners:
+          - arn: "arn:aws:elasticloadbalancing:…:listener/app/api-staging/…/…"
+            port: 80
+            targetGroups: [{arn: "<tg arn>", weight: 1}]      # the default forward action
+            rules:                    # listener rules (ALB), each a weighted forward
+              - {arn: "arn:…:listener-rule/app/…", priority: 1, pathPattern: "/*",
+                 targetGroups: [{arn: "<blue>", weight: 1}, {arn: "<green>", weight: 0}]}
+    alarms: [{name: api-5xx}]         # CloudWatch alarms (state OK; SetAlarmState moves them)
+    lambdaHooks:                      # deployment lifecycle hook answers per Lambda ARN (no Lambda runs)
+      "arn:aws:lambda:…:function:check": [{hookStatus: IN_PROGRESS, callBackDelay: 60}, {hookStatus: SUCCEEDED}]
     deploymentConfigs:                # CodeDeploy CreateDeploymentConfig (computePlatform ECS)
       - {name: my-canary, trafficRoutingConfig: {...}}
     services:                         # existing services, created before the groups
@@ -125,6 +138,14 @@ def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
             TargetType=tg.get("targetType", "ip"),
         )["TargetGroups"][0]
         moto_compat.rekey_target_group(state.account, state.region, created["TargetGroupArn"], tg["arn"])
+    _load_balancers(seed, elbv2, state, vpc_ids)
+    cloudwatch = clients("cloudwatch")
+    for alarm in seed.get("alarms") or []:
+        cloudwatch.put_metric_alarm(AlarmName=alarm["name"], MetricName=alarm.get("metric", "HTTPCode_Target_5XX_Count"),
+                                    Namespace=alarm.get("namespace", "AWS/ApplicationELB"), Statistic="Sum",
+                                    Period=60, EvaluationPeriods=1, Threshold=float(alarm.get("threshold", 1)),
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold")
+    state.native.lambda_answers.update({arn: list(answers) for arn, answers in (seed.get("lambdaHooks") or {}).items()})
     for config in seed.get("deploymentConfigs") or []:
         codedeploy.create_deployment_config(deploymentConfigName=config["name"], computePlatform="ECS",
                                             trafficRoutingConfig=config["trafficRoutingConfig"])
@@ -138,3 +159,31 @@ def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
     # Let seeded services reach their steady state before anyone looks.
     state.clock.advance(4 * STEP_SECONDS)
     state.tick()
+
+
+def _forward(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": g["arn"], "Weight": int(g.get("weight", 1))} for g in groups]}}]
+
+
+def _load_balancers(seed: dict[str, Any], elbv2: Any, state: SandboxState, vpc_ids: list[str]) -> None:
+    """Load balancers, listeners and weighted rules at the seed's exact ARNs."""
+    subnets = [s["id"] for vpc in seed.get("vpcs") or [] for s in vpc.get("subnets") or [] if "id" in s]
+    for lb in seed.get("loadBalancers") or []:
+        lb_arn = elbv2.create_load_balancer(Name=lb["name"], Subnets=subnets, Type=lb.get("type", "application"),
+                                           Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+        for listener in lb.get("listeners") or []:
+            created = elbv2.create_listener(
+                LoadBalancerArn=lb_arn, Port=int(listener.get("port", 80)),
+                Protocol=listener.get("protocol", "HTTP" if lb.get("type", "application") == "application" else "TCP"),
+                DefaultActions=_forward(listener["targetGroups"]))["Listeners"][0]["ListenerArn"]
+            arn = listener.get("arn") or created
+            if arn != created:
+                moto_compat.rekey_listener(state.account, state.region, created, arn)
+            for rule in listener.get("rules") or []:
+                made = elbv2.create_rule(
+                    ListenerArn=arn, Priority=int(rule.get("priority", 1)), Actions=_forward(rule["targetGroups"]),
+                    Conditions=[{"Field": "path-pattern", "Values": [rule.get("pathPattern", "/*")]}],
+                )["Rules"][0]["RuleArn"]
+                if rule.get("arn") and rule["arn"] != made:
+                    moto_compat.rekey_rule(state.account, state.region, arn, made, rule["arn"])

@@ -15,7 +15,7 @@ from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from reconciler.log import get_logger
-from reconciler.sandbox import codedeploy_api, ecs_api, moto_compat, one_off_api
+from reconciler.sandbox import codedeploy_api, ecs_api, moto_compat, one_off_api, service_deployments_api
 from reconciler.sandbox.admin import AdminApp
 from reconciler.sandbox.clock import SandboxClock
 from reconciler.sandbox.seed import apply_seed, load_seed
@@ -71,7 +71,8 @@ class Sandbox:
             moto_compat.reset_moto()
             self.state = SandboxState(clock=SandboxClock(speed=self.speed), throttling=False,
                                       breaker_min=self.breaker_min)
-            handlers = {**ecs_api.HANDLERS, **codedeploy_api.HANDLERS, **one_off_api.HANDLERS}
+            handlers = {**ecs_api.HANDLERS, **codedeploy_api.HANDLERS, **one_off_api.HANDLERS,
+                        **service_deployments_api.HANDLERS}
             app = SandboxApp(self.state, moto_compat.moto_wsgi_app(), handlers, AdminApp(self.state))
             self._server = make_server("127.0.0.1", self.port, app, threaded=True,
                                        request_handler=_QuietHandler)
@@ -149,6 +150,11 @@ class Sandbox:
     def fire_alarm(self, name: str) -> list[str]:
         with self._state.lock:
             return self._state.codedeploy.fire_alarm(name)
+
+    def set_lambda_hook(self, function_arn: str, answers: list[dict[str, Any]]) -> None:
+        """What a lifecycle-hook Lambda answers, one entry per invocation (the last repeats)."""
+        with self._state.lock:
+            self._state.native.lambda_answers[function_arn] = list(answers)
 
     def advance(self, seconds: float) -> float:
         now = self._state.clock.advance(seconds)

@@ -11,6 +11,7 @@ from reconciler.sandbox.codedeploy_engine import CodeDeploySimulator
 from reconciler.sandbox.ecs_engine import EcsSimulator
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.one_off import OneOffTasks
+from reconciler.sandbox.service_deployments import ServiceDeploymentSimulator, is_native
 from reconciler.sandbox.throttling import RateLimiter
 
 ACCOUNT = "123456789012"
@@ -44,11 +45,18 @@ class SandboxState:
     ecs: EcsSimulator = field(init=False)
     codedeploy: CodeDeploySimulator = field(init=False)
     one_off: OneOffTasks = field(init=False)  # RunTask tasks
+    native: ServiceDeploymentSimulator = field(init=False)
 
     def __post_init__(self) -> None:
         self.ecs = EcsSimulator(self.clock, self.image_error, account=self.account,
                                 region=self.region, breaker_min=self.breaker_min)
         self.codedeploy = CodeDeploySimulator(self.clock, self.ecs)
+        self.native = ServiceDeploymentSimulator(
+            self.ecs,
+            alarm_state=lambda name: moto_compat.alarm_state(self.account, self.region, name),
+            set_weights=lambda arn, weights: moto_compat.set_forward_weights(self.account, self.region, arn, weights),
+        )
+        self.ecs.native_step, self.ecs.is_native = self.native.step, is_native
         # One lock for both simulators: the ticker thread and request threads share them.
         self.lock = self.ecs.lock
         self.codedeploy.lock = self.lock
