@@ -85,7 +85,53 @@ def _deployment_configuration(dc: Mapping[str, Any] | None, daemon: bool) -> JSO
     # Newer describe outputs materialise these (ecs-deploy-tools.md §2 "Not normalised").
     set_default(dc, "strategy", "ROLLING")
     set_default(dc, "bakeTimeInMinutes", 0)
+    _step_configuration(dc)
+    dc["lifecycleHooks"] = [_lifecycle_hook(h) for h in dc.get("lifecycleHooks") or ()]
     return dc
+
+
+#: [bc-ecs] LinearConfiguration / CanaryConfiguration defaults; percents are Doubles (25 == 25.0).
+_STEP_DEFAULTS = {"LINEAR": ("linearConfiguration", {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}),
+                  "CANARY": ("canaryConfiguration", {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10})}
+
+
+def _step_configuration(dc: JSONDict) -> None:
+    entry = _STEP_DEFAULTS.get(str(dc.get("strategy")))
+    if entry is None:
+        return
+    key, defaults = entry
+    block = {**defaults, **dict(dc.get(key) or {})}
+    for name, default in defaults.items():
+        block[name] = float(block[name]) if isinstance(default, float) else as_int(block[name])
+    dc[key] = block
+
+
+def _lifecycle_hook(hook: Mapping[str, Any]) -> JSONDict:
+    """[bc-ecs] DeploymentLifecycleHook: targetType defaults to AWS_LAMBDA, timeout to 1440 min /
+    ROLLBACK (API_DeploymentLifecycleHookTimeoutConfiguration); stages are a set."""
+    out = dict(hook)
+    set_default(out, "targetType", "AWS_LAMBDA")
+    out["lifecycleStages"] = sorted_set(out.get("lifecycleStages") or ())
+    timeout = dict(out.get("timeoutConfiguration") or {})
+    coerce(timeout, ("timeoutInMinutes",), as_int)
+    set_default(timeout, "timeoutInMinutes", 1440)
+    set_default(timeout, "action", "ROLLBACK")
+    out["timeoutConfiguration"] = timeout
+    return out
+
+
+def _load_balancer(lb: Mapping[str, Any]) -> JSONDict:
+    """After each ECS blue/green deployment production runs on the other target group of the
+    pair and ECS records the swap (reference ecs-native-deployments.md §2.2): the primary and
+    alternate target groups are compared as a set (smaller ARN first), so a finished swap is
+    not drift while a change of either group still is."""
+    out: JSONDict = {**lb, "containerPort": as_int(lb.get("containerPort"))}
+    advanced = dict(out.get("advancedConfiguration") or {})
+    if advanced.get("alternateTargetGroupArn") and out.get("targetGroupArn"):
+        pair = sorted((str(out["targetGroupArn"]), str(advanced["alternateTargetGroupArn"])))
+        out["targetGroupArn"], advanced["alternateTargetGroupArn"] = pair
+        out["advancedConfiguration"] = advanced
+    return out
 
 
 def _awsvpc(vpc: JSONDict) -> JSONDict:
@@ -135,7 +181,7 @@ def normalize_service(svc: Mapping[str, Any], *, compare_desired_count: bool = T
          for c in out.get("capacityProviderStrategy") or ()),
         lambda c: c.get("capacityProvider"))
     out["loadBalancers"] = keyed(
-        ({**lb, "containerPort": as_int(lb.get("containerPort"))} for lb in out.get("loadBalancers") or ()),
+        (_load_balancer(lb) for lb in out.get("loadBalancers") or ()),
         _load_balancer_key)
     out["serviceRegistries"] = keyed(out.get("serviceRegistries") or (), lambda r: r.get("registryArn"))
     out["volumeConfigurations"] = keyed(out.get("volumeConfigurations") or (), lambda v: v.get("name"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from reconciler.durations import DurationError, parse_duration
 from reconciler.manifests.awsmodel import check_shape, member_names, service_server_fields
+from reconciler.manifests.ecs_deployments import check_ecs_deployments
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.paths import diff_path_problem, placeholders
 from reconciler.manifests.schema import check_schema
@@ -74,6 +75,7 @@ def read_service(data: dict[str, Any], sink: FileIssues, *, dir_name: str, clust
     check_shape(service, CREATE, sink)
     doc = ServiceDoc(dir_name, service, gitops)
     _check_strategy(doc, sink)
+    check_ecs_deployments(doc.service, sink)
     _check_ignore_paths(gitops, sink)
     _check_wait_timeout(gitops, sink)
     return doc
