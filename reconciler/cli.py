@@ -21,6 +21,7 @@ COMMANDS = (
     "verify",
     "sync",
     "rollback",
+    "resume",
     "run",
     "status",
     "sandbox",

@@ -105,3 +105,8 @@ class CodeDeploy:
 
     def stop_deployment(self, env: Environment, deployment_id: str, rollback: bool = True) -> dict[str, Any]:
         return dict(self._cd(env).stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=rollback))
+
+    def continue_deployment(self, env: Environment, deployment_id: str, wait_type: str = "READY_WAIT") -> None:
+        """ContinueDeployment: reroute production traffic of a deployment waiting at Ready
+        (deploymentReadyOption STOP_DEPLOYMENT; [bc-cd] DeploymentWaitType READY_WAIT)."""
+        self._cd(env).continue_deployment(deploymentId=deployment_id, deploymentWaitType=wait_type)

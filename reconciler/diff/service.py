@@ -21,6 +21,7 @@ from reconciler.diff.canonical import (
 )
 from reconciler.diff.taskdef import canonical_tags
 from reconciler.manifests.awsmodel import service_server_fields
+from reconciler.manifests.ecs_deployments import CANARY_DEFAULTS, LINEAR_DEFAULTS
 from reconciler.model import deployment_controller, runs_on_fargate
 
 #: Request-only identifiers, never compared as fields: `taskDefinition` is compared by
@@ -91,8 +92,8 @@ def _deployment_configuration(dc: Mapping[str, Any] | None, daemon: bool) -> JSO
 
 
 #: [bc-ecs] LinearConfiguration / CanaryConfiguration defaults; percents are Doubles (25 == 25.0).
-_STEP_DEFAULTS = {"LINEAR": ("linearConfiguration", {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}),
-                  "CANARY": ("canaryConfiguration", {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10})}
+_STEP_DEFAULTS = {"LINEAR": ("linearConfiguration", LINEAR_DEFAULTS),
+                  "CANARY": ("canaryConfiguration", CANARY_DEFAULTS)}
 
 
 def _step_configuration(dc: JSONDict) -> None:

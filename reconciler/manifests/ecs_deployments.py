@@ -22,6 +22,7 @@ Sources (reference ecs-native-deployments.md; [BC] = botocore 1.43.11 ecs model,
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,10 @@ _STEP_CONFIGS = (("linearConfiguration", "LINEAR", "stepPercent", 3.0, "stepBake
                  ("canaryConfiguration", "CANARY", "canaryPercent", 0.1, "canaryBakeTimeInMinutes"))
 _ADVANCED_REQUIRED = ("alternateTargetGroupArn", "productionListenerRule", "roleArn")
 
+#: [BC] LinearConfiguration / CanaryConfiguration defaults.
+LINEAR_DEFAULTS = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}
+CANARY_DEFAULTS = {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10}
+
 Path = tuple[Any, ...]
 DC: Path = ("deploymentConfiguration",)
 
@@ -46,6 +51,30 @@ def native_strategy(service: Mapping[str, Any]) -> str | None:
     config = service.get("deploymentConfiguration")
     strategy = config.get("strategy") if isinstance(config, Mapping) else None
     return strategy if strategy in NATIVE else None
+
+
+def production_steps(config: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """[(percent of production traffic on green after the step, bake seconds after it)].
+
+    LINEAR: equal stepPercent steps, stepBakeTimeInMinutes between them and none after the
+    step reaching 100 % [DG:deployment-type-linear]; the step count is ceil(100/stepPercent)
+    and the last step is capped at 100 % (inference from CloudFormation's step formula,
+    reference §3.2). CANARY: canaryPercent, canaryBakeTimeInMinutes, then 100 %
+    [DG:canary-deployment]. BLUE_GREEN: one step to 100 %.
+    """
+    strategy = config.get("strategy")
+    if strategy == "CANARY":
+        canary = {**CANARY_DEFAULTS, **dict(config.get("canaryConfiguration") or {})}
+        pct = float(canary["canaryPercent"])
+        return [(pct, float(canary["canaryBakeTimeInMinutes"]) * 60.0), (100.0, 0.0)] if pct < 100 else [(100.0, 0.0)]
+    if strategy == "LINEAR":
+        linear = {**LINEAR_DEFAULTS, **dict(config.get("linearConfiguration") or {})}
+        step, bake = float(linear["stepPercent"]), float(linear["stepBakeTimeInMinutes"]) * 60.0
+        count = max(1, math.ceil(round(100.0 / step, 6)))
+        weights = [min(100.0, round(step * (i + 1), 1)) for i in range(count)]
+        weights[-1] = 100.0
+        return [(w, 0.0 if w >= 100.0 else bake) for w in weights]
+    return [(100.0, 0.0)]
 
 
 def check_ecs_deployments(service: Mapping[str, Any], sink: FileIssues) -> None:

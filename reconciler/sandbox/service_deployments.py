@@ -58,7 +58,6 @@ OUR CHOICES (undocumented by AWS; all of them live in this block):
 from __future__ import annotations
 
 import copy
-import math
 import random
 import string
 import uuid
@@ -66,6 +65,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.manifests.ecs_deployments import production_steps
 from reconciler.sandbox.ecs_engine import SimDeployment, SimService, breaker_threshold
 
 NATIVE_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
@@ -82,8 +82,6 @@ COMPLETED = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
 STAGE_LIMIT_SECONDS = 24 * 3600.0
 DEFAULT_HOOK_TIMEOUT_MINUTES = 1440
 DEFAULT_CALLBACK_SECONDS = 30.0
-LINEAR_DEFAULTS = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}
-CANARY_DEFAULTS = {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10}
 
 AlarmState = Callable[[str], "str | None"]
 SetWeights = Callable[[str, dict[str, int]], None]
@@ -97,23 +95,6 @@ def strategy_of(svc: SimService) -> str:
 
 def is_native(svc: SimService) -> bool:
     return strategy_of(svc) in NATIVE_STRATEGIES
-
-
-def production_steps(config: dict[str, Any]) -> list[tuple[float, float]]:
-    """[(percent on green after the step, bake seconds after it)] for the configured strategy."""
-    strategy = config.get("strategy")
-    if strategy == "CANARY":
-        canary = {**CANARY_DEFAULTS, **(config.get("canaryConfiguration") or {})}
-        pct = float(canary["canaryPercent"])
-        return [(pct, float(canary["canaryBakeTimeInMinutes"]) * 60.0), (100.0, 0.0)] if pct < 100 else [(100.0, 0.0)]
-    if strategy == "LINEAR":
-        linear = {**LINEAR_DEFAULTS, **(config.get("linearConfiguration") or {})}
-        step, bake = float(linear["stepPercent"]), float(linear["stepBakeTimeInMinutes"]) * 60.0
-        count = max(1, math.ceil(round(100.0 / step, 6)))
-        weights = [min(100.0, round(step * (i + 1), 1)) for i in range(count)]
-        weights[-1] = 100.0
-        return [(w, 0.0 if w >= 100.0 else bake) for w in weights]
-    return [(100.0, 0.0)]
 
 
 @dataclass

@@ -1,0 +1,46 @@
+"""Reading ECS ServiceDeployments: position lines for chat/status and outcomes from structured fields."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.apply.native_status import cause, describe_position, outcome_of, step_of
+
+LINEAR = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 1}}
+
+
+def dep(status: str = "IN_PROGRESS", stage: str = "PRODUCTION_TRAFFIC_SHIFT", weight: float = 50.0,
+        config: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "lifecycleStage": stage, "deploymentConfiguration": config or LINEAR,
+            "targetServiceRevision": {"arn": "arn:rev/2", "requestedProductionTrafficWeight": weight}, **extra}
+
+
+def test_linear_step_from_requested_weight() -> None:
+    assert step_of(dep(weight=50.0)).number == 2 and step_of(dep(weight=50.0)).count == 4
+    assert describe_position(dep(weight=50.0)) == "LINEAR step 2/4: 50 % (PRODUCTION_TRAFFIC_SHIFT)"
+    assert describe_position(dep(weight=0.0, stage="SCALE_UP")) == "LINEAR: SCALE_UP"
+
+
+def test_canary_and_pause_lines() -> None:
+    canary = {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0}}
+    assert describe_position(dep(weight=10.0, config=canary)) == "CANARY step 1/2: 10 % (PRODUCTION_TRAFFIC_SHIFT)"
+    paused = dep(weight=0.0, stage="POST_TEST_TRAFFIC_SHIFT", config=canary, lifecycleHookDetails=[
+        {"hookId": "ecs-pause-abc", "targetType": "PAUSE", "status": "AWAITING_ACTION",
+         "expiresAt": datetime(2026, 1, 1, 14, 5, tzinfo=UTC)}])
+    assert describe_position(paused) == "CANARY: paused at POST_TEST_TRAFFIC_SHIFT, expires 14:05, hook ecs-pause-abc"
+
+
+def test_outcomes_name_their_cause() -> None:
+    assert outcome_of(dep()) is None
+    assert outcome_of(dep(status="ROLLBACK_IN_PROGRESS")) is None
+    assert outcome_of(dep(status="SUCCESSFUL")) == ("succeeded", "service deployment completed", False)
+    alarm = dep(status="ROLLBACK_SUCCESSFUL", alarms={"triggeredAlarmNames": ["api-5xx"]},
+                rollback={"serviceRevisionArn": "arn:aws:ecs:r:1:service-revision/c/s/123"})
+    assert outcome_of(alarm) == ("rolled_back", "alarm api-5xx in ALARM (ECS rolled back to 123)", True)
+    breaker = dep(status="ROLLBACK_SUCCESSFUL",
+                  deploymentCircuitBreaker={"status": "TRIGGERED", "failureCount": 3, "threshold": 3})
+    assert "circuit breaker: 3 failed tasks (threshold 3)" in outcome_of(breaker)[1]
+    hooks = [{"hookId": "ecs-pause-x", "targetType": "PAUSE", "status": "TIMED_OUT"},
+             {"hookId": "ecs-hook-y", "targetType": "AWS_LAMBDA", "targetArn": "arn:lambda:f", "status": "FAILED"}]
+    assert cause(dep(lifecycleHookDetails=hooks)) == "PAUSE hook ecs-pause-x timed out; hook arn:lambda:f ecs-hook-y failed"
+    assert outcome_of(dep(status="STOPPED"))[0] == "failed"
