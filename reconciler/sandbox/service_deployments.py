@@ -172,10 +172,12 @@ class SimServiceDeployment:
 class ServiceDeploymentSimulator:
     """Service deployments and revisions of ECS-controller services using a native strategy."""
 
-    def __init__(self, ecs: Any, alarm_state: AlarmState, set_weights: SetWeights) -> None:
+    def __init__(self, ecs: Any, alarm_state: AlarmState, set_weights: SetWeights,
+                 read_weights: Callable[[str], dict[str, int]] = lambda arn: {}) -> None:
         self.ecs = ecs
         self.alarm_state = alarm_state
         self.set_weights = set_weights
+        self.read_weights = read_weights
         self.deployments: dict[str, SimServiceDeployment] = {}
         self.revisions: dict[str, SimRevision] = {}
         #: service ARN -> its deployments, oldest first
@@ -283,6 +285,9 @@ class ServiceDeploymentSimulator:
             return False
         if dep.status == "PENDING":
             dep.status, dep.started_at = "IN_PROGRESS", at
+            problem = self._networking_problem(dep)
+            if problem:
+                self._fail(dep, at, problem, rollback=True)
         if dep.status == "STOP_REQUESTED":
             self._finish(dep, at, "STOPPED", dep.status_reason)
             dep.stopped_at = at
@@ -303,6 +308,23 @@ class ServiceDeploymentSimulator:
                 self._succeed(dep, at)
         dep.updated_at = at
         return True
+
+    def _networking_problem(self, dep: SimServiceDeployment) -> str | None:
+        """[DG:migrate-code-deploy-to-ecs-blue-green]: the deployment rolls back when the listener
+        rules do not forward to both target groups."""
+        lb = _advanced_lb(dep.service)
+        if lb is None or dep.source is None:
+            return None
+        advanced = lb.get("advancedConfiguration") or {}
+        pair = {lb.get("targetGroupArn"), advanced.get("alternateTargetGroupArn")}
+        covered: set[Any] = set()
+        for key in ("productionListenerRule", "testListenerRule"):
+            if advanced.get(key):
+                covered |= set(self.read_weights(str(advanced[key])))
+        if pair <= covered:
+            return None
+        return ("Service deployment rolled back because of invalid networking configuration. Both targetGroup "
+                "and alternateTargetGroup must be associated with the productionListenerRule or testListenerRule.")
 
     def _scale(self, dep: SimServiceDeployment, at: float) -> None:
         """Green is launched from SCALE_UP on (to the desired count) and kept there."""

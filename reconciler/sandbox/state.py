@@ -55,6 +55,7 @@ class SandboxState:
             self.ecs,
             alarm_state=lambda name: moto_compat.alarm_state(self.account, self.region, name),
             set_weights=lambda arn, weights: moto_compat.set_forward_weights(self.account, self.region, arn, weights),
+            read_weights=lambda arn: moto_compat.forward_weights(self.account, self.region, arn),
         )
         self.ecs.native_step, self.ecs.is_native = self.native.step, is_native
         # One lock for both simulators: the ticker thread and request threads share them.

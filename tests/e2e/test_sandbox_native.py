@@ -351,3 +351,18 @@ def test_code_deploy_service_moves_to_ecs_blue_green(box: Sandbox) -> None:
     with pytest.raises(ClientError) as back:
         ecs.update_service(cluster="production", service="api", deploymentController={"type": "CODE_DEPLOY"})
     assert back.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_listener_rules_must_forward_to_both_target_groups(box: Sandbox) -> None:
+    """[DG:migrate-code-deploy-to-ecs-blue-green]: "Service deployment rolled back because of invalid
+    networking configuration. Both targetGroup and alternateTargetGroup must be associated with the
+    productionListenerRule or testListenerRule." """
+    create(box, config("BLUE_GREEN"))
+    ecs = box.client("ecs")
+    other = f"{ELB}:targetgroup/web-production/0000000000000002"
+    lb = ecs.describe_services(cluster="production", services=["checkout"])["services"][0]["loadBalancers"]
+    lb[0]["advancedConfiguration"]["alternateTargetGroupArn"] = other
+    ecs.update_service(cluster="production", service="checkout", loadBalancers=lb, taskDefinition=taskdef(ecs, "3.0.1"))
+    arn = ecs.describe_services(cluster="production", services=["checkout"])["services"][0]["currentServiceDeployment"]
+    dep = run_until(box, arn, {"ROLLBACK_SUCCESSFUL", "SUCCESSFUL"})
+    assert dep["status"] == "ROLLBACK_SUCCESSFUL" and "invalid networking configuration" in dep["statusReason"]
