@@ -29,9 +29,10 @@ from reconciler.apply.fields import (
 from reconciler.apply.hooks import HookRunner
 from reconciler.apply.marker import applied_tags
 from reconciler.apply.preflight import verify_plan
+from reconciler.apply.native import maybe_in_flight
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.recovery import completed, needs_record, newly_deployed
-from reconciler.apply.reports import FINAL_KINDS, emit, service_report
+from reconciler.apply.reports import FINAL_KINDS, emit, emit_milestone, service_report
 from reconciler.apply.result import ApplyResult, ServiceResult
 from reconciler.apply.revisions import resolve_revision
 from reconciler.apply.rollback import Rollback
@@ -58,7 +59,7 @@ def needs_follow(sp: ServicePlan) -> bool:
     if sp.action != "in-sync" or sp.live is None:
         return False
     svc = sp.live.service
-    if in_flight(svc):
+    if in_flight(svc) or maybe_in_flight(svc):
         return True
     return any(ts.get("status") == "ACTIVE" and ts.get("startedBy") == "CODE_DEPLOY"
                for ts in svc.get("taskSets") or [])
@@ -134,7 +135,8 @@ class Applier:
         images = image_changes(sp.spec.task_definition if sp.spec else None,
                                sp.live.task_definition if sp.live else None) if sp.action != "prune" else ()
         strategy = self.deployments.controller(sp.spec, sp.live.service if sp.live else None).strategy
-        progress = Progress(sp.key, self.on_progress)
+        progress = Progress(sp.key, self.on_progress, on_milestone=None if dry_run else lambda line: emit_milestone(
+            self.sink, sp, service_report(sp, images, strategy), commit, line))
         if verification is not None:
             base = replace(base, image_digests=tuple(sorted(verification.digests.items())))
             if not verification.ok:
@@ -234,6 +236,10 @@ class Applier:
                 deadline: float, dry_run: bool, progress: Progress) -> ServiceResult:
         spec, live = _spec(sp), _live(sp)
         code_deploy = is_code_deploy(spec, live.service)
+        # Moving over: git now declares the ECS controller for a CODE_DEPLOY service (CODE_DEPLOY -> ECS
+        # is allowed, not while a deployment runs; there is no way back [DG:update-service-parameters]).
+        moving = code_deploy and not is_code_deploy(spec, None)
+        code_deploy = code_deploy and not moving
         current_td = str(live.service.get("taskDefinition") or "")
         if sp.taskdef_changed or live.task_definition is None:
             rev = resolve_revision(self.taskdefs, env, spec, live, instance=self.instance, commit=sha,
@@ -245,6 +251,9 @@ class Applier:
         base = replace(base, task_definition_arn=target_td)
         allowed = CODE_DEPLOY_UPDATABLE if code_deploy else update_service_fields()
         params, unsent = update_params(sp, allowed)
+        if moving:  # sent on its own first (below)
+            params.pop("deploymentController", None)
+            unsent = [name for name in unsent if name != "deploymentController"]
         stuck = sorted(set(unsent) - (DEPLOYMENT_FIELDS if code_deploy else set()))
         if stuck:
             # Create-only fields (launchType, schedulingStrategy, role...): UpdateService cannot change
@@ -276,6 +285,9 @@ class Applier:
             held = self._pre_sync(sp, env, base, target_td, sha, deadline, progress)
             if held is not None:
                 return held
+        if moving:
+            progress("moving from the CODE_DEPLOY deployment controller to ECS")
+            live = replace(live, service=self.ecs.update_service(env, sp.name, {"deploymentController": {"type": "ECS"}}))
         self.ecs.tag(env, live.arn, to_tag)
         self.ecs.untag(env, live.arn, to_untag)
         request = DeployRequest(env, sp.name, target_td, live.service, spec,

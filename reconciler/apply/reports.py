@@ -1,6 +1,8 @@
 """Report events for one service's state changes (the notify layer aggregates them)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from reconciler.apply.result import ServiceResult
 from reconciler.events import SYNC_KIND_OF_STATUS, CommitInfo, ImageChange, ReportEvent, ReportSink, ServiceReport
 from reconciler.log import get_logger
@@ -31,5 +33,18 @@ def emit(sink: ReportSink, kind: str, sp: ServicePlan, report: ServiceReport, co
     try:
         sink.emit(ReportEvent(kind=kind, environment=sp.environment, commit=commit,  # type: ignore[arg-type]
                               services=(report,), extra={"action": sp.action}))
+    except Exception as exc:  # noqa: BLE001 - reporting is best effort
+        log.warning("report_sink_failed", service=sp.key, error=str(exc))
+
+
+def emit_milestone(sink: ReportSink, sp: ServicePlan, report: ServiceReport, commit: CommitInfo | None,
+                   line: str) -> None:
+    """A deployment reached a step (traffic moved, a pause): one in-progress report, its own dedup key,
+    so chat updates the parent and adds one reply per step."""
+    step = replace(report, status="in_progress", message=line)
+    sha = commit.sha if commit else ""
+    try:
+        sink.emit(ReportEvent(kind="sync_started", environment=sp.environment, commit=commit, services=(step,),
+                              extra={"action": sp.action, "dedup_key": f"step:{sp.key}:{sha}:{line}"}))
     except Exception as exc:  # noqa: BLE001 - reporting is best effort
         log.warning("report_sink_failed", service=sp.key, error=str(exc))

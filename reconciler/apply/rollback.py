@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.apply.clock import Clock
 from reconciler.apply.deployments import Deployments, DeployRequest
+from reconciler.apply.native import NativeController
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.result import ServiceResult
 from reconciler.apply.rolling import primary_deployment
@@ -75,6 +76,22 @@ class Rollback:
                 self.codedeploy.stop_deployment(env, running, rollback=True)
                 result = replace(base, status="succeeded", deployment_id=running, rolled_back=True,
                                  message=f"stopped {running} with rollback")
+                return self._finish(env, svc, result, None, False, start)
+        controller = self.deployments.controller(spec, svc)
+        if isinstance(controller, NativeController):
+            # ECS-native deployment still running: StopServiceDeployment(ROLLBACK) [DG:stop-service-deployment].
+            request = DeployRequest(env, service, str(svc.get("taskDefinition") or ""), svc, spec)
+            running = self.deployments.in_flight(request)
+            if running is not None:
+                self._pause(env, svc, commit)
+                progress(f"stopping {controller.noun} {running.deployment_id} with rollback")
+                controller.stop(request, running.deployment_id)
+                result = replace(base, status="succeeded", deployment_id=running.deployment_id, rolled_back=True,
+                                 message=f"stopped {running.deployment_id} with rollback")
+                if wait:
+                    outcome = controller.wait(request, running.deployment_id, deadline, progress)
+                    if not outcome.rolled_back or outcome.status == "failed":
+                        result = replace(result, status="failed", message=outcome.message)
                 return self._finish(env, svc, result, None, False, start)
         current = str(svc.get("taskDefinition") or "")
         family, _ = parse_revision(current)

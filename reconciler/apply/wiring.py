@@ -7,12 +7,14 @@ from reconciler.apply.clock import Clock, SystemClock
 from reconciler.apply.continuation import keep_waiting
 from reconciler.apply.deployments import build_deployments
 from reconciler.apply.hooks import HookRunner
+from reconciler.apply.native import NativeController, with_native
 from reconciler.apply.progress import ProgressCallback
 from reconciler.apply.rolling import RollingWaiter
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.aws.live import LiveReader
+from reconciler.aws.service_deployments import ServiceDeployments
 from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
 from reconciler.aws.tasks import TaskRunner
 from reconciler.events import ReportSink
@@ -28,8 +30,10 @@ def build_applier(clients: AwsClients, reader: LiveReader, instance: str, sink: 
     codedeploy = CodeDeploy(clients)
     rolling = RollingWaiter(ecs, clock, poll_interval, keep_waiting=keep_waiting)
     bluegreen = BlueGreenDeployer(codedeploy, clock, poll_interval, keep_waiting=keep_waiting)
+    native = NativeController(ecs, ServiceDeployments(clients), clock, poll_interval, keep_waiting=keep_waiting)
     return Applier(instance, sink, ecs=ecs, codedeploy=codedeploy,
                    taskdefs=TaskDefinitions(clients, reader, register_bucket),
-                   deployments=build_deployments(ecs, codedeploy, rolling, bluegreen), clock=clock,
+                   deployments=with_native(build_deployments(ecs, codedeploy, rolling, bluegreen), native),
+                   clock=clock,
                    max_parallel=max_parallel, on_progress=on_progress, verifier=verifier,
                    hooks=HookRunner(TaskRunner(clients), clock, poll_interval, keep_waiting=keep_waiting))

@@ -3,8 +3,8 @@
 ECS-native deployments wait at a PAUSE lifecycle hook until ContinueServiceDeployment
 (CONTINUE, or ROLLBACK with --rollback); CodeDeploy deployments with a
 deploymentReadyOption wait sit at Ready until ContinueDeployment(READY_WAIT)
-(--rollback stops them with rollback). The daemon exposes the same action as
-`POST /deployments/continue`.
+(--rollback stops them with rollback). The daemon offers the same action as the chat
+commands `continue ENV SERVICE` / `abort ENV SERVICE` (Slack, and POST /api/v1/commands).
 """
 from __future__ import annotations
 

@@ -36,9 +36,10 @@ def render_text(doc: dict[str, Any]) -> str:
         lines.append(f"DEGRADED {key}: {reason}")
     for issue in doc.get("manifestIssues") or []:
         lines.append(f"INVALID  {issue}")
-    rows = [("SERVICE", "SYNC", "HEALTH", "APPLIED", "LAST ERROR / REASON")]
+    rows = [("SERVICE", "SYNC", "HEALTH", "APPLIED", "DEPLOYING / LAST ERROR / REASON")]
     for key, svc in (doc.get("services") or {}).items():
-        note = svc.get("lastError") or (svc.get("reason") if svc.get("sync") != "Synced" else "") or ""
+        note = svc.get("progress") or svc.get("lastError") or (
+            svc.get("reason") if svc.get("sync") != "Synced" else "") or ""
         rows.append((key, svc.get("sync", ""), svc.get("health", ""),
                      str(svc.get("lastAppliedCommit") or "-")[:8], note))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -122,7 +122,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
         return read_live_state(reader, envs, wanted, list_owned=False)
 
     applier = build_applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
-                            poll_interval=cfg.apply_poll_interval, verifier=make_verifier(clients))
+                            poll_interval=cfg.apply_poll_interval, verifier=make_verifier(clients),
+                            on_progress=board.progress)
     settings = LoopSettings(instance=cfg.instance, apply_wait=cfg.apply_wait, apply_timeout=cfg.apply_timeout,
                             backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)
     daemon_ref: list[Daemon] = []

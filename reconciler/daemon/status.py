@@ -36,12 +36,14 @@ class ServiceStatus:
     drift: list[str] = field(default_factory=list)
     last_applied_commit: str | None = None
     last_error: str | None = None
+    progress: str = ""               # the deployment being followed: stage, step, traffic, pause
     history: collections.deque[SyncRecord] = field(default_factory=lambda: collections.deque(maxlen=10))
 
     def to_json(self) -> dict[str, Any]:
         return {"environment": self.environment, "service": self.service, "sync": self.sync,
                 "health": self.health, "action": self.action, "reason": self.reason, "drift": list(self.drift),
                 "lastAppliedCommit": self.last_applied_commit, "lastError": self.last_error,
+                "progress": self.progress,
                 "history": [r.to_json() for r in reversed(self.history)]}
 
 
@@ -74,6 +76,13 @@ class StatusBoard:
         status = self.service(environment, name)
         with self._lock:
             status.history.append(record)
+            if record.status != "in_progress":
+                status.progress = ""  # the deployment it followed has ended
+
+    def progress(self, key: str, line: str) -> None:
+        """The applier's progress line of service `env/name` while it follows a deployment."""
+        environment, _, name = key.partition("/")
+        self.update(environment, name, progress=line)
 
     def keys(self) -> set[str]:
         with self._lock:

@@ -37,6 +37,16 @@ class SandboxClock:
             elapsed = self._monotonic() - self._real_start
             return self._start + elapsed * self.speed + self._advanced
 
+    def set_speed(self, speed: float) -> None:
+        """Change the speed from now on (0 freezes the clock); sandbox time never jumps."""
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        with self._lock:
+            real = self._monotonic()
+            self._start += (real - self._real_start) * self.speed
+            self._real_start = real
+            self.speed = speed
+
     def advance(self, seconds: float) -> float:
         """Jump the sandbox clock forward; returns the new time."""
         if seconds < 0:

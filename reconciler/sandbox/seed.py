@@ -156,9 +156,15 @@ def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
         codedeploy.create_application(applicationName=app["application"], computePlatform="ECS")
         for group in app.get("deploymentGroups") or []:
             codedeploy.create_deployment_group(applicationName=app["application"], **group)
-    # Let seeded services reach their steady state before anyone looks.
+    # Let seeded services reach their steady state before anyone looks (a native first deployment
+    # walks its stages: up to 40 more passes).
     state.clock.advance(4 * STEP_SECONDS)
     state.tick()
+    for _ in range(40):
+        if not any(d.ongoing for d in state.native.deployments.values()):
+            break
+        state.clock.advance(STEP_SECONDS)
+        state.tick()
 
 
 def _forward(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -169,6 +169,10 @@ class Sandbox:
         with self._state.lock:
             self._state.one_off.outcomes.append(Outcome(match, exit_code, run_seconds, tuple(logs)))
 
+    def set_speed(self, speed: float) -> None:
+        """Sandbox seconds per real second from now on (0 freezes deployments where they are)."""
+        self._state.clock.set_speed(speed)
+
     def reset_faults(self) -> None:
         self._state.faults.reset()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_sandbox_native import create, describe, pause_config, run_until, update
+from test_sandbox_native import create, describe, pause_config, run_until, seed_without_checkout, update
 from test_sync_helpers import copy_examples, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -13,9 +13,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def box(sandbox_factory: Any) -> Any:
-    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
-
-    return sandbox_factory(seed=EXAMPLE_SEED, speed=0)
+    return sandbox_factory(seed=seed_without_checkout(), speed=0)
 
 
 def test_continue_answers_the_pause_hook_and_rollback_rolls_back(box, tmp_path) -> None:

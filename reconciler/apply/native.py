@@ -1,0 +1,141 @@
+"""The ECS-native controller: BLUE_GREEN, LINEAR and CANARY deployments run by ECS itself.
+
+UpdateService (or CreateService) starts the deployment; it is then followed by its
+ServiceDeployment ARN (`currentServiceDeployment`), never by free text: stage, step,
+hook states, status and rollback come from DescribeServiceDeployments
+(reference ecs-native-deployments.md §3). A deployment already in flight is found
+with ListServiceDeployments and followed; a second one is never started over it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reconciler.apply.clock import Clock
+from reconciler.apply.deployments import CODE_DEPLOY, Deployments, DeployRequest, Running, Started, controller_kind
+from reconciler.apply.native_status import awaiting_hook, describe_position, outcome_of, step_of
+from reconciler.apply.progress import Progress
+from reconciler.apply.result import Outcome, released
+from reconciler.apply.rolling import stopped_reasons
+from reconciler.aws.ecs_write import EcsWriter
+from reconciler.aws.service_deployments import ServiceDeployments
+from reconciler.manifests.ecs_deployments import native_strategy
+from reconciler.model import ServiceSpec
+
+#: Deployments.controller kind for services whose deploymentConfiguration.strategy is native.
+ECS_NATIVE = "ECS_NATIVE"
+
+
+def uses_native(spec_service: Mapping[str, Any] | None, live: Mapping[str, Any] | None) -> bool:
+    """Git's strategy when there is a spec (UpdateService sends it with the deployment), else the live one."""
+    if spec_service is not None:
+        return native_strategy(spec_service) is not None
+    return live is not None and native_strategy(live) is not None
+
+
+def maybe_in_flight(live: Mapping[str, Any]) -> bool:
+    """A cheap hint from DescribeServices that a native deployment may still run (two revisions or
+    deployments side by side); the controller confirms with ListServiceDeployments."""
+    if native_strategy(live) is None:
+        return False
+    return len(live.get("deployments") or []) > 1 or len(live.get("currentServiceRevisions") or []) > 1
+
+
+def native_kind(spec: ServiceSpec | None, live: Mapping[str, Any] | None) -> str:
+    """`controller_kind`, plus ECS_NATIVE for ECS-controller services with a native strategy."""
+    kind = controller_kind(spec, live)
+    if kind != CODE_DEPLOY and uses_native(spec.service if spec is not None else None, live):
+        return ECS_NATIVE
+    return kind
+
+
+def with_native(deployments: Deployments, controller: NativeController) -> Deployments:
+    """The same controllers plus the ECS-native one, chosen by `native_kind`."""
+    return Deployments({**deployments.controllers, ECS_NATIVE: controller}, kind=native_kind)
+
+
+def milestone(dep: Mapping[str, Any]) -> str:
+    """What chat reports once per change: the step reached, a pause, a rollback (not every stage or poll)."""
+    hook = awaiting_hook(dep)
+    status = str(dep.get("status") or "")
+    return f"{step_of(dep).number}|{hook.get('hookId') if hook else ''}|{status.startswith('ROLLBACK')}"
+
+
+class NativeController:
+    """`Controller` (apply.deployments) for ECS-native BLUE_GREEN / LINEAR / CANARY services."""
+
+    strategy = "ecs-native"
+    noun = "service deployment"
+
+    def __init__(self, ecs: EcsWriter, deployments: ServiceDeployments, clock: Clock, poll_interval: float, *,
+                 keep_waiting: Callable[[], bool] = lambda: True) -> None:
+        self.ecs = ecs
+        self.service_deployments = deployments
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.keep_waiting = keep_waiting
+
+    def in_flight(self, request: DeployRequest) -> Running | None:
+        ongoing = self.service_deployments.ongoing(request.env, request.service)
+        if not ongoing:
+            return None
+        brief = ongoing[0]
+        return Running(str(brief["serviceDeploymentArn"]), self._target_task_definition(request, brief))
+
+    def _target_task_definition(self, request: DeployRequest, brief: Mapping[str, Any]) -> str | None:
+        # UpdateService sets the service's taskDefinition to the deployment's target at once
+        # ([bc-ecs] Service.taskDefinition), so the fresh service says where it is going.
+        fresh = self.ecs.describe_service(request.env, request.service) or request.live
+        if fresh.get("currentServiceDeployment") == brief.get("serviceDeploymentArn"):
+            return str(fresh.get("taskDefinition") or "") or None
+        return None
+
+    def start(self, request: DeployRequest, deadline: float, progress: Progress) -> Started:
+        params = dict(request.params)
+        if request.task_definition != str(request.live.get("taskDefinition") or ""):
+            params["taskDefinition"] = request.task_definition
+        if not params:
+            return Started(how="unchanged")
+        before = request.live.get("currentServiceDeployment")
+        svc = self.ecs.update_service(request.env, request.service, params)
+        current = svc.get("currentServiceDeployment")
+        if current and current != before:
+            return Started(str(current), "started")
+        return Started(how="unchanged")
+
+    def wait(self, request: DeployRequest, deployment_id: str, deadline: float, progress: Progress) -> Outcome:
+        while True:
+            dep = self.service_deployments.describe(request.env, deployment_id)
+            if dep is None:
+                return Outcome("failed", deployment_id, f"service deployment {deployment_id} not found")
+            line = describe_position(dep)
+            progress(line, "stage")
+            if milestone(dep) != milestone({}):
+                progress.milestone(milestone(dep), line)
+            ended = outcome_of(dep)
+            if ended is not None:
+                status, message, rolled_back = ended
+                reasons = () if status == "succeeded" else stopped_reasons(
+                    self.ecs, request.env, request.service, None, request.task_definition)
+                return Outcome(status, deployment_id, message, reasons, rolled_back)  # type: ignore[arg-type]
+            if self.clock.now() >= deadline:
+                return Outcome("failed", deployment_id, f"deadline exceeded: {describe_position(dep)}")
+            if not self.keep_waiting():
+                return released(deployment_id)
+            self.clock.sleep(self.poll_interval)
+
+    def created(self, request: DeployRequest, wait: bool, deadline: float, progress: Progress) -> Outcome:
+        """CreateService starts the first service deployment (hooks run for it too)."""
+        current = request.live.get("currentServiceDeployment")
+        if not current:
+            return Outcome("succeeded" if wait else "in_progress", None, "created")
+        if not wait:
+            return Outcome("in_progress", str(current), f"{self.noun} {current} started")
+        outcome = self.wait(request, str(current), deadline, progress)
+        return Outcome(outcome.status, outcome.deployment_id, "created" if outcome.status == "succeeded"
+                       else outcome.message, outcome.stopped_reasons, outcome.rolled_back)
+
+    # -- operator actions ---------------------------------------------------------------
+    def stop(self, request: DeployRequest, deployment_id: str) -> None:
+        """StopServiceDeployment(ROLLBACK): what `reconciler rollback` does while one runs."""
+        self.service_deployments.stop(request.env, deployment_id, "ROLLBACK")
