@@ -16,7 +16,7 @@ from reconciler.apply.deployments import CODE_DEPLOY, Deployments, DeployRequest
 from reconciler.apply.native_status import awaiting_hook, describe_position, outcome_of, step_of
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import Outcome, released
-from reconciler.apply.rolling import stopped_reasons
+from reconciler.apply.rolling import MAX_REASONS
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.aws.service_deployments import ServiceDeployments
 from reconciler.manifests.ecs_deployments import native_strategy
@@ -61,6 +61,22 @@ def milestone(dep: Mapping[str, Any]) -> str:
     return f"{step_of(dep).number}|{hook.get('hookId') if hook else ''}|{status.startswith('ROLLBACK')}"
 
 
+#: deploymentConfiguration members git may drop, and the value that clears them: UpdateService
+#: changes only the members it is given (sandbox; AWS documents no merge rule), so a dropped
+#: hook list or alarm block is sent explicitly empty.
+_CLEARED = {"lifecycleHooks": [], "alarms": {"alarmNames": [], "enable": False, "rollback": False}}
+
+
+def explicit_removals(params: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    config = out.get("deploymentConfiguration")
+    if isinstance(config, Mapping):
+        have = live.get("deploymentConfiguration") or {}
+        out["deploymentConfiguration"] = {**{k: v for k, v in _CLEARED.items() if have.get(k) and k not in config},
+                                          **config}
+    return out
+
+
 class NativeController:
     """`Controller` (apply.deployments) for ECS-native BLUE_GREEN / LINEAR / CANARY services."""
 
@@ -91,7 +107,7 @@ class NativeController:
         return None
 
     def start(self, request: DeployRequest, deadline: float, progress: Progress) -> Started:
-        params = dict(request.params)
+        params = explicit_removals(request.params, request.live)
         if request.task_definition != str(request.live.get("taskDefinition") or ""):
             params["taskDefinition"] = request.task_definition
         if not params:
@@ -115,14 +131,29 @@ class NativeController:
             ended = outcome_of(dep)
             if ended is not None:
                 status, message, rolled_back = ended
-                reasons = () if status == "succeeded" else stopped_reasons(
-                    self.ecs, request.env, request.service, None, request.task_definition)
+                reasons = () if status == "succeeded" else self._failed_tasks(request)
                 return Outcome(status, deployment_id, message, reasons, rolled_back)  # type: ignore[arg-type]
             if self.clock.now() >= deadline:
                 return Outcome("failed", deployment_id, f"deadline exceeded: {describe_position(dep)}")
             if not self.keep_waiting():
                 return released(deployment_id)
             self.clock.sleep(self.poll_interval)
+
+    def _failed_tasks(self, request: DeployRequest) -> tuple[str, ...]:
+        """Why the new revision's tasks failed: stopped tasks of the target task definition, except
+        those the scheduler stopped itself (stopCode ServiceSchedulerInitiated: the rollback's clean-up)."""
+        reasons: list[str] = []
+        for task in self.ecs.stopped_tasks(request.env, request.service):
+            if task.get("taskDefinitionArn") != request.task_definition or \
+                    task.get("stopCode") == "ServiceSchedulerInitiated":
+                continue
+            parts = [str(task["stoppedReason"])] if task.get("stoppedReason") else []
+            parts += [f"{c.get('name')}: {c['reason']}" for c in task.get("containers", [])
+                      if c.get("reason") and c["reason"] != task.get("stoppedReason")]
+            text = "; ".join(parts)
+            if text and text not in reasons:
+                reasons.append(text)
+        return tuple(reasons[:MAX_REASONS])
 
     def created(self, request: DeployRequest, wait: bool, deadline: float, progress: Progress) -> Outcome:
         """CreateService starts the first service deployment (hooks run for it too)."""

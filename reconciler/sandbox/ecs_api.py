@@ -133,6 +133,12 @@ def update_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) ->
             raise AwsError("InvalidParameterException", CODE_DEPLOY_TASKDEF_REFUSAL)
         if "deploymentConfiguration" in body:
             svc.deployment_configuration = _merge(svc.deployment_configuration, body["deploymentConfiguration"])
+            # Our choice: a step configuration of another strategy does not survive a strategy change
+            # (botocore: linearConfiguration "only valid when strategy is LINEAR", likewise canary).
+            strategy = svc.deployment_configuration.get("strategy")
+            for key, owner in (("linearConfiguration", "LINEAR"), ("canaryConfiguration", "CANARY")):
+                if strategy != owner and key not in body["deploymentConfiguration"]:
+                    svc.deployment_configuration.pop(key, None)
         redeploy = bool(body.get("forceNewDeployment")) or any(
             k in body and body[k] != svc.attributes.get(k) for k in _REDEPLOY_KEYS)
         for key in _ATTRIBUTES:
