@@ -98,7 +98,8 @@ def test_promote_copies_images_of_eligible_services(repo: Path) -> None:
     plan = promote_edits(desired, "staging", "production",
                          eligible=lambda key: "is not Synced and Healthy" if key == "staging/api" else None)
     assert [e.service for e in plan.edits] == ["production/web"]
-    assert plan.skipped == ("production/api: staging/api is not Synced and Healthy",)
+    assert plan.skipped == ("production/api: staging/api is not Synced and Healthy",
+                            "production/checkout: not in staging")
     web = plan.edits[0]
     assert web.path == "environments/production/web/taskdef.json"
     assert dict(web.images) == {"web": f"{REG}/web:9.9.9"} and dict(web.old) == {"web": f"{REG}/web:1.4.2"}

@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "deploy-manifests" / "examples"
 def test_valid_repository_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(EXAMPLES)]) == 0
     out = capsys.readouterr().out
-    assert out.strip() == "valid: 4 service(s) ok, 0 broken, 0 error(s), 0 warning(s)"
+    assert out.strip() == "valid: 5 service(s) ok, 0 broken, 0 error(s), 0 warning(s)"
 
 
 def test_invalid_repository_exits_1_with_every_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,7 +35,7 @@ def test_invalid_repository_exits_1_with_every_error(tmp_path: Path, capsys: pyt
            "pin a version, or set gitops.allowLatestTag: true to opt in" in lines
     assert any(line.startswith("environments/production/api/service.yaml:") and "gitops.strategy" in line
                for line in lines)
-    assert lines[-1].startswith("invalid: 2 service(s) ok, 2 broken")
+    assert lines[-1].startswith("invalid: 3 service(s) ok, 2 broken")
 
 
 def test_warnings_only_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
