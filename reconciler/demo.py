@@ -3,8 +3,9 @@
 What a newcomer needs to see before pointing the reconciler at a real account:
 the example repository validated and planned; then the daemon (`reconciler run`)
 watching a real git server on loopback, syncing everything, picking up a commit
-that bumps an image, and noticing a change made by hand in AWS (reverted in
-staging, where selfHeal is on; reported in production, where it is off). Chat
+that bumps an image, noticing a change made by hand in AWS (reverted in
+staging, where selfHeal is on; reported in production, where it is off), and an
+ECS-native canary that waits at a PAUSE hook until `reconciler continue`. Chat
 reports go to the console. Nothing here touches a real AWS account.
 """
 from __future__ import annotations
@@ -149,6 +150,13 @@ def set_image(tag: str) -> Callable[[Path], None]:
     return edit
 
 
+def set_checkout_image(tag: str) -> Callable[[Path], None]:
+    def edit(work: Path) -> None:
+        path = work / "environments" / "production" / "checkout" / "taskdef.json"
+        path.write_text(path.read_text().replace("/checkout:3.0.0", f"/checkout:{tag}"))
+    return edit
+
+
 def main() -> int:
     from reconciler.sandbox import Sandbox
 
@@ -200,7 +208,18 @@ def run(demo: Demo) -> int:
     print("staging (selfHeal on): reverted to desiredCount 2; production (selfHeal off): reported only", flush=True)
     demo.show_status()
 
-    banner("6. SIGTERM: the daemon stops taking work and exits cleanly")
+    banner("6. Commit: production/checkout 3.0.0 -> 3.0.1, an ECS-native canary that waits for a human")
+    sha = demo.commit_and_push("checkout: release 3.0.1", set_checkout_image("3.0.1"))
+    demo.wait_for("the canary paused at its PAUSE hook",
+                  lambda s: "paused at" in (s["services"]["production/checkout"].get("progress") or ""))
+    demo.show_status()
+    if reconciler(demo.env, "continue", "--repo", str(demo.work), "--env", "production", "--service", "checkout") != 0:
+        return 1
+    demo.wait_for("the canary through its steps", lambda s: s["services"]["production/checkout"]["sync"] == "Synced"
+                  and s["services"]["production/checkout"].get("lastAppliedCommit") == sha)
+    demo.show_status()
+
+    banner("7. SIGTERM: the daemon stops taking work and exits cleanly")
     return 0
 
 

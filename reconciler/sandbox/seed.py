@@ -45,6 +45,7 @@ Format (YAML, every section optional)::
       - cluster: production
         taskDefinition: {...}         # a RegisterTaskDefinition request
         service: {...}                # a CreateService request without cluster/taskDefinition
+        update: {...}                 # optional UpdateService request applied once the service settled
     codedeploy:
       - application: api              # CreateApplication(computePlatform=ECS)
         deploymentGroups:
@@ -165,6 +166,11 @@ def apply_seed(seed: dict[str, Any], clients: Any, state: SandboxState) -> None:
             break
         state.clock.advance(STEP_SECONDS)
         state.tick()
+    # Then the UpdateService calls a service's history holds (e.g. a PAUSE hook configured after the
+    # first deployment: hooks run for CreateService's deployment too). No deployment starts.
+    for entry in seed.get("services") or []:
+        if entry.get("update"):
+            ecs.update_service(cluster=entry["cluster"], service=entry["service"]["serviceName"], **entry["update"])
 
 
 def _forward(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ def test_demo_runs_the_whole_job():
                             timeout=300)
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
-    assert "valid: 4 service(s) ok" in out
+    assert "valid: 5 service(s) ok" in out
     assert "production/web: update" in out
     assert "web:1.4.2 → 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.5.0" in out
     assert "Drift detected" in out and "Drift resolved" in out
+    assert re.search(r"production/checkout .*CANARY: paused at POST_TEST_TRAFFIC_SHIFT, expires \d\d:\d\d, "
+                     r"hook ecs-pause-", out)
+    assert "production/checkout: continued: hook ecs-pause-" in out
+    assert "CANARY step 1/2: 10 %" in out and "CANARY step 2/2: 100 %" in out
     assert "daemon stopped on SIGTERM with exit code 0" in out
     [log_line] = [line for line in out.splitlines() if line.startswith("daemon logs")]
     workdir = Path(log_line.split(": ", 1)[1].split(" (", 1)[0]).parent
