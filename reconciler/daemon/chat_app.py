@@ -97,13 +97,39 @@ def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconcil
                 + ("; automated sync of it is paused until git changes." if ok and result.status != "noop"
                    else "")), ok
 
+    from reconciler.apply.answer import Answerer
+    from reconciler.aws.codedeploy import CodeDeploy
+    from reconciler.aws.errors import AwsError
+    from reconciler.aws.service_deployments import ServiceDeployments
+
+    answerer = Answerer(ServiceDeployments(applier.ecs.clients), CodeDeploy(applier.ecs.clients))
+
+    def answer(rollback: bool) -> Any:
+        """`continue` / `abort`: what `reconciler continue [--rollback]` does, on the daemon's manifests."""
+        def operation(env: str, service: str, actor: Any, revision: int | None) -> tuple[str, bool]:
+            snapshot = reconciler.snapshot
+            if snapshot is None:
+                return "the daemon has not read git yet; try again in a moment.", False
+            desired = reconciler.desired_cache.load(snapshot.sha, snapshot.root)
+            environment = desired.environments.get(env)
+            if environment is None:
+                return f"no environment {env!r} in git.", False
+            spec = next((s for s in desired.services if s.environment == env and s.name == service), None)
+            try:
+                result = answerer.answer(environment, service, spec, rollback=rollback)
+            except AwsError as exc:  # AWS refused, or this replica is not the leader (the write is fenced)
+                return f"{env}/{service}: {exc}", False
+            return f"{env}/{service}: {result.message}", result.ok
+        return operation
+
     chatops = ChatOps(permissions=Permissions.from_mapping(cfg.chatops), gate=chat.gate, store=chat.store,
                       audit=chat.audit, board=board, writer=chat.writer, load=lambda root: load_repository(root),
                       wake_git=lambda: wakeup.notify("webhook"), wake_full=lambda: wakeup.notify("drift"),
                       members=chat.slack.members if chat.slack is not None else lambda group: [],
                       respond=chat.slack.respond if chat.slack is not None else lambda url, message: None,
                       background=in_thread,
-                      command_name=cfg.slack_command, operations={"rollback": rollback})
+                      command_name=cfg.slack_command,
+                      operations={"rollback": rollback, "continue": answer(False), "abort": answer(True)})
     routes: dict[str, Any] = {}
     prechecks: dict[str, Any] = {}
     if cfg.slack_signing_secret:

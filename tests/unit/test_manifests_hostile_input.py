@@ -13,7 +13,7 @@ from reconciler.manifests.documents import MAX_FILE_BYTES
 from reconciler.manifests.yamlsource import ParseFailure, parse_text
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "deploy-manifests" / "examples"
-HEALTHY = ["production/api", "production/web", "staging/api", "staging/web"]
+HEALTHY = ["production/api", "production/checkout", "production/web", "staging/api", "staging/web"]
 
 
 @pytest.fixture()
@@ -80,7 +80,7 @@ def test_symlinks_leaving_the_repository_are_refused_and_the_rest_loads(repo: Pa
     (repo / "docs/inside").symlink_to("../environments")  # inside the repository: fine
     state = load_repository(repo)
     assert state.broken_services == frozenset({"staging/web", "production/web"})
-    assert sorted(s.key for s in state.services) == ["production/api", "staging/api"]
+    assert sorted(s.key for s in state.services) == ["production/api", "production/checkout", "staging/api"]
     texts = [str(i) for i in state.errors]
     assert "docs/hosts: $: symlink points outside the repository; refused" in texts
     assert any(t.startswith("environments/production/web/service.yaml") and "outside the repository" in t
