@@ -44,6 +44,7 @@ from reconciler.aws.taskdefs import TaskDefinitions
 from reconciler.desired import is_code_deploy
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
+from reconciler.manifests.ecs_deployments import native_strategy
 from reconciler.model import PAUSED_TAG, Environment, LiveService, ServiceSpec, ownership_problem, ownership_tags
 from reconciler.plan import Plan, ServicePlan
 from reconciler.verify import Verification, Verifier
@@ -238,7 +239,7 @@ class Applier:
         code_deploy = is_code_deploy(spec, live.service)
         # Moving over: git now declares the ECS controller for a CODE_DEPLOY service (CODE_DEPLOY -> ECS
         # is allowed, not while a deployment runs; there is no way back [DG:update-service-parameters]).
-        moving = code_deploy and not is_code_deploy(spec, None)
+        moving = code_deploy and not is_code_deploy(spec, None) and native_strategy(spec.service) is not None
         code_deploy = code_deploy and not moving
         current_td = str(live.service.get("taskDefinition") or "")
         if sp.taskdef_changed or live.task_definition is None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.apply.clock import Clock
 from reconciler.apply.deployments import CODE_DEPLOY, Deployments, DeployRequest, Running, Started, controller_kind
-from reconciler.apply.native_status import awaiting_hook, describe_position, outcome_of, step_of
+from reconciler.apply.native_status import awaiting_hook, describe_position, outcome_of, step_line, step_of
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import Outcome, released
 from reconciler.apply.rolling import MAX_REASONS
@@ -54,11 +54,20 @@ def with_native(deployments: Deployments, controller: NativeController) -> Deplo
     return Deployments({**deployments.controllers, ECS_NATIVE: controller}, kind=native_kind)
 
 
-def milestone(dep: Mapping[str, Any]) -> str:
-    """What chat reports once per change: the step reached, a pause, a rollback (not every stage or poll)."""
+def milestones(dep: Mapping[str, Any], reported: int) -> tuple[list[tuple[str, str]], int]:
+    """What chat reports once per change, as (key, line): every traffic step reached since step
+    `reported` (a poll slower than the steps still reports each one), a pause, a rollback; never
+    a stage or a poll on its own. Returns them and the step now reported."""
+    out: list[tuple[str, str]] = []
+    step = step_of(dep)
+    for number in range(reported + 1, step.number + 1):
+        out.append((f"step {number}", step_line(dep, number)))
     hook = awaiting_hook(dep)
-    status = str(dep.get("status") or "")
-    return f"{step_of(dep).number}|{hook.get('hookId') if hook else ''}|{status.startswith('ROLLBACK')}"
+    if hook is not None:
+        out.append((f"hook {hook.get('hookId')}", describe_position(dep)))
+    if str(dep.get("status") or "").startswith("ROLLBACK"):
+        out.append(("rollback", describe_position(dep)))
+    return out, max(reported, step.number)
 
 
 #: deploymentConfiguration members git may drop, and the value that clears them: UpdateService
@@ -120,14 +129,15 @@ class NativeController:
         return Started(how="unchanged")
 
     def wait(self, request: DeployRequest, deployment_id: str, deadline: float, progress: Progress) -> Outcome:
+        reported = 0
         while True:
             dep = self.service_deployments.describe(request.env, deployment_id)
             if dep is None:
                 return Outcome("failed", deployment_id, f"service deployment {deployment_id} not found")
-            line = describe_position(dep)
-            progress(line, "stage")
-            if milestone(dep) != milestone({}):
-                progress.milestone(milestone(dep), line)
+            progress(describe_position(dep), "stage")
+            found, reported = milestones(dep, reported)
+            for key, line in found:
+                progress.milestone(key, line)
             ended = outcome_of(dep)
             if ended is not None:
                 status, message, rolled_back = ended

@@ -36,6 +36,14 @@ def step_of(dep: Mapping[str, Any]) -> Step:
     return Step(number, len(steps), percent)
 
 
+def step_line(dep: Mapping[str, Any], number: int) -> str:
+    """"LINEAR step 2/4: 50 %": step `number` of the configured steps."""
+    config = dep.get("deploymentConfiguration") or {}
+    steps = [pct for pct, _ in production_steps(config)]
+    strategy = str(config.get("strategy") or "BLUE_GREEN")
+    return f"{strategy} step {number}/{len(steps)}: {_pct(steps[number - 1])}"
+
+
 def awaiting_hook(dep: Mapping[str, Any]) -> dict[str, Any] | None:
     """The PAUSE hook waiting for ContinueServiceDeployment, if any."""
     return next((dict(h) for h in dep.get("lifecycleHookDetails") or [] if h.get("status") == "AWAITING_ACTION"), None)
@@ -67,7 +75,7 @@ def describe_position(dep: Mapping[str, Any]) -> str:
     step = step_of(dep)
     if step.number == 0:
         return f"{strategy}: {stage}"
-    return f"{strategy} step {step.number}/{step.count}: {_pct(step.percent)} ({stage})"
+    return f"{step_line(dep, step.number)} ({stage})"
 
 
 def cause(dep: Mapping[str, Any]) -> str:

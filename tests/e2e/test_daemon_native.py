@@ -71,7 +71,7 @@ def test_linear_steps_pause_continue_and_timeout(world, receiver, daemons, tmp_p
     d = chat_daemon(tmp_path, "a", box, server.url("manifests"), notify_config(tmp_path, receiver),
                     environment="production", poll_interval="0.2", drift_interval="0.5")
     daemons.append(d.start())
-    d.wait_for(synced(KEY, commit=repo.head()), "first sync (already in sync: no deployment)", deadline=90)
+    d.wait_for(synced(KEY), "first sync (already in sync: no deployment)", deadline=90)
     assert len(service_deployments(box)) == 1  # the seed's CreateService only
 
     # 1. LINEAR 25 %: 25 -> 50 -> 75 -> 100 with bakes, one thread reply per step.

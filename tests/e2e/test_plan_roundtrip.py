@@ -107,7 +107,7 @@ def test_example_repository_applied_by_boto3_is_in_sync(sandbox_factory, tmp_pat
     add_rich_service(repo)
     sandbox = sandbox_factory(seed=infrastructure_only_seed())
     keys = apply_with_boto3(sandbox, repo)
-    assert len(keys) == 5
+    assert len(keys) == 6
 
     env = {**os.environ, **sandbox.env()}
     result = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--repo", str(repo), "--output", "json"],

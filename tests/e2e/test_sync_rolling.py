@@ -40,7 +40,8 @@ def test_first_sync_creates_then_second_sync_changes_nothing(sandbox, repo):
     code, data = sync_json(sandbox, repo)
     assert code == 0, [s["message"] for s in data["services"]]
     assert data["services"] == [] and data["ok"] is True
-    assert sorted(data["inSync"]) == ["production/api", "production/web", "staging/api", "staging/web"]
+    assert sorted(data["inSync"]) == ["production/api", "production/checkout", "production/web", "staging/api",
+                                      "staging/web"]
     assert {f: revisions(sandbox, f) for f in before} == before  # zero new revisions
     assert {s: [d["id"] for d in describe(sandbox, c, s)["deployments"]]
             for c, s in (("staging", "web"), ("production", "web"))} == deployments_before

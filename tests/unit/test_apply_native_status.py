@@ -44,3 +44,13 @@ def test_outcomes_name_their_cause() -> None:
              {"hookId": "ecs-hook-y", "targetType": "AWS_LAMBDA", "targetArn": "arn:lambda:f", "status": "FAILED"}]
     assert cause(dep(lifecycleHookDetails=hooks)) == "PAUSE hook ecs-pause-x timed out; hook arn:lambda:f ecs-hook-y failed"
     assert outcome_of(dep(status="STOPPED"))[0] == "failed"
+
+
+def test_milestones_report_every_step_once_even_when_polls_skip_some() -> None:
+    from reconciler.apply.native import milestones
+
+    found, reported = milestones(dep(weight=75.0), 1)
+    assert found == [("step 2", "LINEAR step 2/4: 50 %"), ("step 3", "LINEAR step 3/4: 75 %")] and reported == 3
+    assert milestones(dep(weight=75.0), reported) == ([], 3)
+    back, _ = milestones(dep(status="ROLLBACK_IN_PROGRESS", weight=0.0), 3)
+    assert back == [("rollback", "LINEAR: rolling back (PRODUCTION_TRAFFIC_SHIFT)")]
