@@ -28,8 +28,8 @@ from reconciler.apply.fields import (
 )
 from reconciler.apply.hooks import HookRunner
 from reconciler.apply.marker import applied_tags
-from reconciler.apply.preflight import verify_plan
 from reconciler.apply.native import maybe_in_flight
+from reconciler.apply.preflight import verify_plan
 from reconciler.apply.progress import Progress, ProgressCallback
 from reconciler.apply.recovery import completed, needs_record, newly_deployed
 from reconciler.apply.reports import FINAL_KINDS, emit, emit_milestone, service_report
