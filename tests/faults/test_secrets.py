@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 GIT_TOKEN = "ghp_FaultMatrixGitToken0001"
 GITLAB_SECRET = "gitlab-hook-secret-0002"
 GITHUB_SECRET = "github-hook-secret-0003"
+SECRETS = [GIT_TOKEN, GITLAB_SECRET, GITHUB_SECRET]  # also checked by conftest's scan after the test
 
 
 def test_no_configured_secret_reaches_any_output(sandbox, receiver, daemons, tmp_path: Path) -> None:
@@ -57,3 +58,17 @@ def test_no_configured_secret_reaches_any_output(sandbox, receiver, daemons, tmp
         assert found == set(), found
         [configured] = [e for e in d.log_events() if e.get("event") == "daemon_configured"]
         assert configured["git_url"].startswith("http://***@127.0.0.1:"), configured
+
+
+def test_the_matrix_scan_finds_a_leaked_secret(tmp_path: Path) -> None:
+    """conftest's scan is not vacuous: a secret in a log or the git config is found."""
+    from types import SimpleNamespace
+
+    from conftest import secret_findings
+
+    (tmp_path / "cache" / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "cache" / "repo" / ".git" / "config").write_text(f"url = https://{GIT_TOKEN}@host/r.git\n")
+    (tmp_path / "d.log").write_text(f'{{"event": "x", "token": "{TOKEN}"}}\n')
+    fake = SimpleNamespace(log_path=tmp_path / "d.log", proc=None, env={"RECONCILER_CACHE_DIR": str(tmp_path / "cache")})
+    assert secret_findings(fake, [GIT_TOKEN, TOKEN, GITLAB_SECRET]) == {("log", TOKEN[:6]),
+                                                                          ("repo/.git/config", GIT_TOKEN[:6])}

@@ -16,6 +16,8 @@ from test_notify_daemon_helpers import single_service_repo  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 RSS_GROWTH_LIMIT_MB = 30
+WEBHOOK_TOKEN = "right-token-0001"
+SECRETS = [WEBHOOK_TOKEN]  # checked by conftest's scan after the test
 
 
 def rss_mb(pid: int) -> float:
@@ -45,7 +47,7 @@ def test_hostile_webhook_traffic_is_bounded(sandbox, daemons, tmp_path: Path) ->
         repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
         sha = single_service_repo(repo)
         d = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), environment="staging",
-                          webhook_gitlab_token="right-token-0001")
+                          webhook_gitlab_token=WEBHOOK_TOKEN)
         daemons.append(d.start())
         d.wait_for(synced("staging/web", commit=sha), "first sync")
         assert d.proc is not None

@@ -5,29 +5,10 @@ from __future__ import annotations
 
 import threading
 
-import boto3
-import pytest
-from moto import mock_aws
-from test_lease_dynamo import TABLE, Clock
+from test_lease_dynamo import TABLE, Clock, clients  # noqa: F401 - fixture
 
-from reconciler.aws.clients import AwsClients
 from reconciler.aws.lease import DynamoLease
 from reconciler.daemon.leader import Leadership
-
-
-@pytest.fixture
-def clients(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        boto3.client("dynamodb", region_name="eu-west-1").create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}])
-        yield AwsClients()
 
 
 def test_epoch_grows_with_every_acquisition_and_fences_the_old_term(clients) -> None:
