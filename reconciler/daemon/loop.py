@@ -139,6 +139,10 @@ class Reconciler:
         self._crashes = 0
         self._invalid_reported: str | None = None
         self._follow_on_next_apply = True
+        #: Deployments of unknown services may be running (start, new leadership): no push scope then.
+        self._follow_unknown = True
+        #: Services whose last deployment was left in progress: a push cycle follows them too.
+        self._in_progress: set[str] = set()
         #: Approval gates (reconciler.daemon.approvals.ApprovalGate.hold): hold gated changes until approved.
         self.gate = gate
         self._follow_lock = threading.Lock()  # set by the lease thread, taken by the loop thread
@@ -146,7 +150,7 @@ class Reconciler:
     def leadership_gained(self) -> None:
         """A new leader follows deployments its predecessor left running."""
         with self._follow_lock:
-            self._follow_on_next_apply = True
+            self._follow_on_next_apply = self._follow_unknown = True
 
     def _may_act(self) -> bool:
         """Leader, in the lease term this apply started under, and not shutting down."""
@@ -274,10 +278,11 @@ class Reconciler:
         Only a commit moved from a loaded one, by a push or poll rather than the drift scan, is
         scoped: the services whose declaration changed, plus every service not settled at the
         base commit (failed, backing off, unknown, never synced), so nothing waiting is
-        skipped. Never scoped: without a scoped reader, while deployments a predecessor left
-        must be followed, or when an approval gate is in play (its request covers the whole
-        environment's changes)."""
-        if self.read_scoped is None or base is None or self._follow_on_next_apply:
+        skipped, and every service whose deployment was left in progress (followed). Never
+        scoped: without a scoped reader, before the first apply after start or a new leadership
+        (deployments of any service may be running), or when an approval gate is in play (its
+        request covers the whole environment's changes)."""
+        if self.read_scoped is None or base is None or self._follow_unknown:
             return None
         old = self.desired_cache.get(base)
         if old is None:
@@ -288,7 +293,7 @@ class Reconciler:
             return None
         unsettled = {k for k, m in self.memory.items()
                      if m.synced_commit != base or m.failed_commit is not None}
-        return changed_services(replace(old, commit=base), desired) | unsettled
+        return changed_services(replace(old, commit=base), desired) | unsettled | self._in_progress
 
     def _reconcile(self, snapshot: Snapshot, git_moved: bool, git_ok: bool,
                    preemptible: bool = False, base: str | None = None) -> CycleResult:
@@ -358,6 +363,7 @@ class Reconciler:
         self._report_unmanaged(keys, snapshot.commit)
         self.board.retain(keys)
         self.memory = {k: v for k, v in self.memory.items() if k in keys}
+        self._in_progress &= keys
         self.metrics.set_service_counts(*self.board.counts())
         retries = [m.retry_at for m in self.memory.values() if m.failed_commit == sha]
         retries += [m.held_until for m in self.memory.values() if m.held_until is not None]
@@ -458,10 +464,13 @@ class Reconciler:
         chosen = {c.plan.key: c for c in choices if c.applies}
         with self._follow_lock:
             follow_all, self._follow_on_next_apply = self._follow_on_next_apply, False
+            self._follow_unknown = False
         # Deployments a predecessor left running are followed once leadership is gained; rollouts that
         # completed unrecorded (whoever started them) are recorded on every full cycle, from AWS.
         follow = [sp for sp in plan.services
                   if (follow_all and needs_follow(sp)) or needs_record(sp, self.settings.instance)]
+        if follow_all:  # planned and not running any more: nothing left to follow there
+            self._in_progress -= {sp.key for sp in plan.services} - {sp.key for sp in follow}
         if not chosen and not follow:
             return 0
         work = Plan(services=tuple(sp for sp in plan.services if sp.key in chosen) + tuple(follow),
@@ -491,6 +500,9 @@ class Reconciler:
         if r.status == "in_progress":
             with self._follow_lock:  # outcome unknown (or not waited for): follow it on the next cycle
                 self._follow_on_next_apply = True
+            self._in_progress.add(r.key)
+        else:
+            self._in_progress.discard(r.key)
         if r.status in SUCCESS:
             memory.synced_commit = commit.sha
             memory.failed_commit, memory.failures = None, 0

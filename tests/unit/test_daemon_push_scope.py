@@ -43,6 +43,7 @@ class Aws:
         self.scoped_reads: list[set[str]] = []
         self.applied: list[list[str]] = []
         self.failing: set[str] = set()
+        self.running: set[str] = set()  # deployments left in progress (apply does not wait)
 
     def read(self, desired: DesiredState) -> dict[str, LiveEnvironment]:
         self.full_reads += 1
@@ -66,7 +67,8 @@ class Aws:
             failed = sp.key in self.failing
             if not failed and sp.spec is not None:
                 self.services[sp.key] = live_from(sp.spec)
-            results.append(ServiceResult(sp.environment, sp.name, sp.action, "failed" if failed else "succeeded"))
+            status = "failed" if failed else "in_progress" if sp.key in self.running else "succeeded"
+            results.append(ServiceResult(sp.environment, sp.name, sp.action, status))
         return ApplyResult(tuple(results))
 
 
@@ -159,3 +161,16 @@ def test_a_drift_scan_at_a_new_commit_is_complete() -> None:
     s.commit(SHA2, image(web, "2.0.0"), api)
     result = s.rec.cycle(full=True)
     assert result.full and result.scoped is None and s.aws.full_reads == 2 and s.aws.scoped_reads == []
+
+
+def test_a_deployment_left_in_progress_is_followed_by_the_next_push() -> None:
+    s = Setup()
+    web, api, worker = spec("web"), spec("api"), spec("worker")
+    started(s, web, api, worker)
+    s.aws.running = {"staging/web"}
+    s.commit(SHA2, image(web, "2.0.0"), api, worker)
+    assert s.rec.cycle(full=False).scoped == 1
+    s.aws.running = set()
+    s.commit(SHA3, image(web, "2.0.0"), image(api, "3.0.0"), worker)
+    result = s.rec.cycle(full=False)  # api changed; web is still followed; worker is not read
+    assert result.scoped == 2 and s.aws.scoped_reads[-1] == {"staging/web", "staging/api"}
