@@ -45,7 +45,6 @@ REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 SEED = ROOT / "deploy-manifests" / "examples" / "sandbox-seed.yaml"
 TOKEN = "bench-webhook-token"
 DRIFT = 5  # seconds between drift scans in the no-op measurement
-PUSH_TAGS = ("1.5.0", "1.4.1", "1.4.2")  # seeded ECR tags (verification refuses others); each differs from the last
 FAST_SETUP = {"register_rate": "1000", "register_burst": "1000"}  # setup daemon only
 
 
@@ -70,6 +69,18 @@ def write_services(repo: ManifestRepo, n: int, tag: str) -> None:
         td["containerDefinitions"][0]["image"] = f"{REGISTRY}/web:{tag}"
         repo.write(f"environments/staging/{name}/service.yaml", service)
         repo.write(f"environments/staging/{name}/taskdef.json", json.dumps(td, indent=2))
+
+
+def bumped(taskdef_json: str, k: int) -> str:
+    """The k-th push's task definition: image web:1.5.0 (a seeded ECR tag: verification refuses others)
+    and BENCH_PUSH=k, so every push declares something never applied before (a declaration seen
+    before may be taken for drift while its rollout is still in progress)."""
+    td = json.loads(taskdef_json)
+    container = td["containerDefinitions"][0]
+    container["image"] = f"{REGISTRY}/web:1.5.0"
+    env = [e for e in container.get("environment", []) if e.get("name") != "BENCH_PUSH"]
+    container["environment"] = [*env, {"name": "BENCH_PUSH", "value": str(k)}]
+    return json.dumps(td, indent=2)
 
 
 # ----- reading the daemon ------------------------------------------------------
@@ -203,8 +214,7 @@ def bench_size(n: int, tmp: Path, pushes: int = 1) -> dict[str, object]:
             samples = []
             for k in range(pushes):
                 old = primary_taskdefs(sandbox, [target])[target]
-                text = repo.read(td_path)
-                repo.write(td_path, re.sub(r"web:[0-9.]+", f"web:{PUSH_TAGS[k % len(PUSH_TAGS)]}", text))
+                repo.write(td_path, bumped(repo.read(td_path), k))
                 sha = repo.commit(f"bump one ({k + 1})")
                 t_push = time.monotonic()
                 push(d, sha)
