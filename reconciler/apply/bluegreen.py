@@ -88,6 +88,9 @@ class BlueGreenDeployer:
                 self.clock.sleep(self.poll_interval)
                 continue
             progress(f"CodeDeploy {deployment_id}: {status}", "status")
+            if status == "Ready":  # deploymentReadyOption STOP_DEPLOYMENT: `reconciler continue` reroutes
+                progress.milestone(f"ready {deployment_id}", f"CodeDeploy {deployment_id}: waiting for traffic reroute "
+                                                             "(reconciler continue)")
             if status == "Succeeded":
                 return Outcome("succeeded", deployment_id, "CodeDeploy deployment succeeded")
             if status in ("Failed", "Stopped"):

@@ -76,8 +76,33 @@ def milestones(dep: Mapping[str, Any], reported: int) -> tuple[list[tuple[str, s
 _CLEARED = {"lifecycleHooks": [], "alarms": {"alarmNames": [], "enable": False, "rollback": False}}
 
 
+def keep_live_pair(load_balancers: Any, live: Mapping[str, Any]) -> Any:
+    """A load balancer sent with the same target group pair as the live one keeps the live order:
+    ECS swaps primary and alternate after each blue/green deployment (reference §2.2), and sending
+    git's order back would fight that (the Terraform "does not alternate" report)."""
+    if not isinstance(load_balancers, list):
+        return load_balancers
+    live_pairs = {}
+    for lb in live.get("loadBalancers") or []:
+        alternate = (lb.get("advancedConfiguration") or {}).get("alternateTargetGroupArn")
+        if alternate and lb.get("targetGroupArn"):
+            live_pairs[frozenset((lb["targetGroupArn"], alternate))] = (lb["targetGroupArn"], alternate)
+    out = []
+    for lb in load_balancers:
+        advanced = dict(lb.get("advancedConfiguration") or {}) if isinstance(lb, Mapping) else {}
+        pair = frozenset((lb.get("targetGroupArn"), advanced.get("alternateTargetGroupArn"))) if advanced else None
+        if pair in live_pairs:
+            primary, alternate = live_pairs[pair]
+            lb = {**lb, "targetGroupArn": primary, "advancedConfiguration": {**advanced,
+                                                                             "alternateTargetGroupArn": alternate}}
+        out.append(lb)
+    return out
+
+
 def explicit_removals(params: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(params)
+    if "loadBalancers" in out:
+        out["loadBalancers"] = keep_live_pair(out["loadBalancers"], live)
     config = out.get("deploymentConfiguration")
     if isinstance(config, Mapping):
         have = live.get("deploymentConfiguration") or {}

@@ -54,3 +54,17 @@ def test_milestones_report_every_step_once_even_when_polls_skip_some() -> None:
     assert milestones(dep(weight=75.0), reported) == ([], 3)
     back, _ = milestones(dep(status="ROLLBACK_IN_PROGRESS", weight=0.0), 3)
     assert back == [("rollback", "LINEAR: rolling back (PRODUCTION_TRAFFIC_SHIFT)")]
+
+
+def test_a_resent_target_group_pair_keeps_the_live_order() -> None:
+    from reconciler.apply.native import explicit_removals
+
+    def lb(primary: str, alternate: str, port: int = 8080) -> dict[str, Any]:
+        return {"targetGroupArn": primary, "containerName": "app", "containerPort": port,
+                "advancedConfiguration": {"alternateTargetGroupArn": alternate, "productionListenerRule": "rule"}}
+
+    live = {"loadBalancers": [lb("green", "blue")]}
+    sent = explicit_removals({"loadBalancers": [lb("blue", "green", 9090)]}, live)["loadBalancers"]
+    assert sent == [lb("green", "blue", 9090)]  # the port change goes out, the swap stays
+    changed = explicit_removals({"loadBalancers": [lb("blue", "other")]}, live)["loadBalancers"]
+    assert changed == [lb("blue", "other")]  # a real change of the pair is sent as git says
