@@ -22,6 +22,7 @@ COMMANDS = (
     "sync",
     "rollback",
     "resume",
+    "import_cmd",
     "run",
     "status",
     "sandbox",

@@ -110,3 +110,42 @@ class CodeDeploy:
         """ContinueDeployment: reroute production traffic of a deployment waiting at Ready
         (deploymentReadyOption STOP_DEPLOYMENT; [bc-cd] DeploymentWaitType READY_WAIT)."""
         self._cd(env).continue_deployment(deploymentId=deployment_id, deploymentWaitType=wait_type)
+
+    # -- reading existing setups (`reconciler import`) ------------------------------------
+    def deployment_group_for(self, env: Environment, service: str) -> dict[str, Any] | None:
+        """The ECS deployment group that deploys `service` of env.cluster, with its config.
+
+        A CODE_DEPLOY service does not name its group; the group names the service
+        ([bc-cd] DeploymentGroupInfo.ecsServices), so every group is looked at.
+        Returns {"application", "deploymentGroup", "deploymentConfig", "trafficRoutingConfig"?}.
+        """
+        cd = self._cd(env)
+        for application in _all_pages(cd.list_applications, "applications"):
+            for group in _all_pages(cd.list_deployment_groups, "deploymentGroups", applicationName=application):
+                info = cd.get_deployment_group(applicationName=application,
+                                               deploymentGroupName=group)["deploymentGroupInfo"]
+                if not any(s.get("clusterName") == env.cluster and s.get("serviceName") == service
+                           for s in info.get("ecsServices") or ()):
+                    continue
+                config = str(info.get("deploymentConfigName") or "CodeDeployDefault.ECSAllAtOnce")
+                found: dict[str, Any] = {"application": application, "deploymentGroup": group,
+                                         "deploymentConfig": config}
+                if not config.startswith("CodeDeployDefault."):
+                    cfg = cd.get_deployment_config(deploymentConfigName=config)["deploymentConfigInfo"]
+                    if cfg.get("trafficRoutingConfig"):
+                        found["trafficRoutingConfig"] = cfg["trafficRoutingConfig"]
+                return found
+        return None
+
+
+def _all_pages(call: Any, key: str, **params: Any) -> list[str]:
+    """Every name of a nextToken-paged CodeDeploy list call; an empty token ends it
+    ([bc-cd] ListApplicationsOutput / ListDeploymentGroupsOutput nextToken)."""
+    names: list[str] = []
+    token = None
+    while True:
+        resp = call(**params, **({"nextToken": token} if token else {}))
+        names.extend(resp.get(key) or [])
+        token = resp.get("nextToken")
+        if not token:
+            return names

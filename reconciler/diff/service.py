@@ -57,6 +57,14 @@ def _lift_from_primary(svc: JSONDict) -> None:
             svc[key] = primary_set[key]
 
 
+def with_primary_fields(svc: Mapping[str, Any]) -> JSONDict:
+    """A DescribeServices item with the fields AWS reports on the PRIMARY deployment or
+    task set lifted onto the service, as the diff sees them (for `reconciler import`)."""
+    out: JSONDict = dict(svc)
+    _lift_from_primary(out)
+    return out
+
+
 def _role(svc: JSONDict) -> None:
     """Request `role` (name or ARN) and describe `roleArn` as one role name; the
     service-linked role AWS picks by itself is dropped ([bc-ecs] CreateServiceRequest.role)."""
