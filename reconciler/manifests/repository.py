@@ -25,6 +25,7 @@ from reconciler.manifests.environment import ENV_NAME, read_environment
 from reconciler.manifests.errors import ManifestError
 from reconciler.manifests.issues import FileIssues
 from reconciler.manifests.paths import escapes_root, reference_problem
+from reconciler.manifests.pipeline import apply_image_files, with_appspec
 from reconciler.manifests.service import ServiceDoc, build_gitops, check_against_taskdef, read_service
 from reconciler.manifests.taskdef import check_images, read_task_definition
 from reconciler.manifests.yamlsource import JsonPath, Parsed
@@ -143,6 +144,7 @@ class _Loader:
             return _Entry(tuple(sink.issues), key)
         doc = read_service(mapping, sink, dir_name=svc_dir.name,
                            cluster=environment.cluster if environment else None)
+        doc = with_appspec(svc_dir, self.rel, self.root, doc, sink)  # CodePipeline's appspec.yaml (manifests/pipeline.py)
         taskdef, td_sink, td_file = self._taskdef(svc_dir, doc, sink)
         candidate = _Candidate(env_name, environment, doc, taskdef, sink, td_sink, td_file)
         if taskdef is not None and td_sink is not None:
@@ -180,6 +182,8 @@ class _Loader:
                 sink.error((), f"{path.name} resolves outside the repository (symlink)")
                 return None, None, ""
         data, td_sink = read_document(path, self.rel(path), self.root)
+        if data is not None:  # CodePipeline's imageDetail.json / imagedefinitions.json (manifests/pipeline.py)
+            apply_image_files(svc_dir, self.rel, self.root, data, td_sink, path.name)
         taskdef, inner = read_task_definition(data, td_sink, fargate=doc.runs_on_fargate())
         return taskdef, inner, self.rel(path)
 

@@ -181,7 +181,7 @@ def check_images(taskdef: dict[str, Any], sink: FileIssues, *, allow_latest: boo
         image = as_dict(container).get("image")
         if isinstance(image, str) and image and "{{" not in image and placeholder_problem(image) is None:
             problem = image_problem(image, allow_latest=allow_latest)
-            if problem:
+            if problem and not sink.has_error_at(("containerDefinitions", index, "image")):  # one error per field
                 sink.error(("containerDefinitions", index, "image"), problem)
 
 
