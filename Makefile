@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/cfn-lint deploy-manifests/reconciler/stack.yaml deploy-manifests/reconciler/target-role.yaml
 	$(BIN)/pytest -q -p no:cacheprovider tests --ignore=tests/faults
 
 # The fault matrix (docs/reliability.md): daemons killed mid-rollout, takeovers, outages, hostile

@@ -120,8 +120,9 @@ class CodeDeploy:
         Returns {"application", "deploymentGroup", "deploymentConfig", "trafficRoutingConfig"?}.
         """
         cd = self._cd(env)
-        for application in _all_pages(cd.list_applications, "applications"):
-            for group in _all_pages(cd.list_deployment_groups, "deploymentGroups", applicationName=application):
+        for application in _all_pages(lambda **kw: cd.list_applications(**kw), "applications"):
+            for group in _all_pages(lambda **kw: cd.list_deployment_groups(**kw), "deploymentGroups",
+                                   applicationName=application):
                 info = cd.get_deployment_group(applicationName=application,
                                                deploymentGroupName=group)["deploymentGroupInfo"]
                 if not any(s.get("clusterName") == env.cluster and s.get("serviceName") == service

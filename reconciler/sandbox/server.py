@@ -5,6 +5,7 @@ at a time; entering a Sandbox resets moto and starts from the seed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -18,6 +19,7 @@ from reconciler.log import get_logger
 from reconciler.sandbox import codedeploy_api, ecs_api, moto_compat, one_off_api, service_deployments_api
 from reconciler.sandbox.admin import AdminApp
 from reconciler.sandbox.clock import SandboxClock
+from reconciler.sandbox.cloudformation import stack_fidelity
 from reconciler.sandbox.seed import apply_seed, load_seed
 from reconciler.sandbox.state import SandboxState
 from reconciler.sandbox.wsgi import SandboxApp
@@ -57,6 +59,7 @@ class Sandbox:
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._patches = contextlib.ExitStack()
         self._owns_lock = False
 
     # ----- lifecycle -------------------------------------------------------
@@ -74,6 +77,7 @@ class Sandbox:
             handlers = {**ecs_api.HANDLERS, **codedeploy_api.HANDLERS, **one_off_api.HANDLERS,
                         **service_deployments_api.HANDLERS}
             app = SandboxApp(self.state, moto_compat.moto_wsgi_app(), handlers, AdminApp(self.state))
+            self._patches.enter_context(stack_fidelity(self.state, app.moto_app))  # CloudFormation stacks
             self._server = make_server("127.0.0.1", self.port, app, threaded=True,
                                        request_handler=_QuietHandler)
             server = self._server
@@ -96,6 +100,7 @@ class Sandbox:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+        self._patches.close()
         if self._owns_lock:
             self._owns_lock = False
             _active_lock.release()
