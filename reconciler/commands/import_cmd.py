@@ -91,12 +91,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"imported {args.env}/{f.name} -> {target}")
     for line in skipped:
         print(line)
-    return _check_written(load_repository, out, args.env, [f.name for f in files]) or (1 if skipped else 0)
+    return _check_written(out, args.env, [f.name for f in files]) or (1 if skipped else 0)
 
 
-def _check_written(load, out: Path, env: str, names: list[str]) -> int:
+def _check_written(out: Path, env: str, names: list[str]) -> int:
     """Validate what was written: an imported file that `validate` rejects is a bug worth showing."""
-    state = load(out, env=env)
+    from reconciler.manifests import load_repository
+
+    state = load_repository(out, env=env)
     errors = [i for i in state.errors if any(f"/{env}/{n}/" in f"/{i.file}" for n in names)]
     for issue in errors:
         print(f"reconciler: {issue}")
