@@ -19,7 +19,7 @@ from reconciler.diff.service import with_primary_fields
 from reconciler.diff.taskdef import canonical_tags
 from reconciler.manifests.awsmodel import member_names
 from reconciler.manifests.shapes import ordered_like, required_members
-from reconciler.model import LiveService, Strategy
+from reconciler.model import LiveService, Strategy, tag_list
 
 REGISTER, CREATE = "RegisterTaskDefinition", "CreateService"
 #: CreateService members that never go into service.yaml: the environment names the
@@ -41,7 +41,7 @@ class ImportedFiles:
 
 
 def _user_tags(tags: Any) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in canonical_tags(tags).items()]
+    return tag_list(canonical_tags(tags))
 
 
 def task_definition_document(live: LiveService) -> dict[str, Any]:

@@ -16,7 +16,6 @@ service's own issue list so a bad pipeline file breaks only its service.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +32,6 @@ IMAGE_DETAIL = "imageDetail.json"
 APPSPEC_FILES = ("appspec.yaml", "appspec.yml", "appspec.json")
 IMAGE_PLACEHOLDER = "<IMAGE1_NAME>"
 TASK_DEFINITION_PLACEHOLDER = "<TASK_DEFINITION>"
-_ANGLE_PLACEHOLDER = re.compile(r"^<[A-Za-z0-9_]+>$")
 #: AppSpec properties the reconciler takes from service.yaml instead (warned about, never used).
 _FROM_SERVICE_YAML = ("PlatformVersion", "NetworkConfiguration", "CapacityProviderStrategy")
 
@@ -48,19 +46,17 @@ def _read(path: Path, rel: Rel, root: Path, shared: FileIssues) -> tuple[Any, Fi
     return data, FileIssues(own.file, own.parsed, (), shared.issues)
 
 
-def _containers(taskdef: Any) -> tuple[list[Any], JsonPath]:
-    """containerDefinitions of a RegisterTaskDefinition input or a describe output, with its path."""
+def _containers(taskdef: Any) -> list[Any]:
+    """containerDefinitions of a RegisterTaskDefinition input or a describe output."""
     if isinstance(taskdef, dict) and isinstance(taskdef.get("taskDefinition"), dict):
-        inner = taskdef["taskDefinition"].get("containerDefinitions")
-        return (inner if isinstance(inner, list) else []), ("taskDefinition", "containerDefinitions")
+        taskdef = taskdef["taskDefinition"]
     inner = taskdef.get("containerDefinitions") if isinstance(taskdef, dict) else None
-    return (inner if isinstance(inner, list) else []), ("containerDefinitions",)
+    return inner if isinstance(inner, list) else []
 
 
 def apply_image_files(svc_dir: Path, rel: Rel, root: Path, taskdef: Any, taskdef_sink: FileIssues, taskdef_name: str) -> None:
     """Set images from imageDetail.json / imagedefinitions.json in place; report what is wrong."""
-    containers, at = _containers(taskdef)
-    named = [c for c in containers if isinstance(c, dict)]
+    named = [c for c in _containers(taskdef) if isinstance(c, dict)]
     detail = svc_dir / IMAGE_DETAIL
     filled = 0
     if detail.is_file():
@@ -81,16 +77,7 @@ def apply_image_files(svc_dir: Path, rel: Rel, root: Path, taskdef: Any, taskdef
                                  f"(containers: {', '.join(sorted(by_name)) or 'none'})")
             else:
                 by_name[name]["image"] = uri
-    for index, container in enumerate(containers):
-        image = container.get("image") if isinstance(container, dict) else None
-        if isinstance(image, str) and _ANGLE_PLACEHOLDER.match(image):
-            if image == IMAGE_PLACEHOLDER:
-                reason = (f"placeholder {image} has no value: add {IMAGE_DETAIL} ({{\"ImageURI\": \"...\"}}) next to "
-                          f"{taskdef_name}, or name this container in {IMAGE_DEFINITIONS}")
-            else:
-                reason = (f"placeholder {image} has no value: only {IMAGE_PLACEHOLDER} is filled (from {IMAGE_DETAIL}); "
-                          f"name this container in {IMAGE_DEFINITIONS} to set its image")
-            taskdef_sink.error((*at, index, "image"), reason)
+    # A placeholder left unfilled is reported by the task definition checks (images.placeholder_problem).
 
 
 def _image_detail(path: Path, rel: Rel, root: Path, shared: FileIssues) -> str | None:

@@ -48,10 +48,10 @@ def test_a_placeholder_without_its_file_names_the_file_to_add(repo: Path) -> Non
     svc = repo / "environments" / "staging" / "api"
     set_image(svc / "taskdef.json", "<IMAGE1_NAME>")
     state = load_repository(repo)
-    [error] = errors(state)
+    [error] = errors(state)  # one error: the task definition's placeholder check, not a second one here
     line = next(n for n, t in enumerate((svc / "taskdef.json").read_text().splitlines(), 1) if "<IMAGE1_NAME>" in t)
-    assert error.startswith(f"environments/staging/api/taskdef.json:{line}: containerDefinitions[0].image: placeholder "
-                            "<IMAGE1_NAME> has no value: add imageDetail.json"), error
+    assert error.startswith(f"environments/staging/api/taskdef.json:{line}: containerDefinitions[0].image: "), error
+    assert "imageDetail.json" in error
     assert "staging/api" in state.broken_services and "staging/web" not in state.broken_services
 
 
