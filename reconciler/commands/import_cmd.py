@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.aws.codedeploy import CodeDeploy
+    from reconciler.aws.errors import AwsError
     from reconciler.commands._import_build import NotImportable, import_files
     from reconciler.log import configure
     from reconciler.manifests import ManifestError, load_repository
@@ -44,21 +45,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         desired = load_repository(repo, env=args.env)
     except ManifestError as exc:
-        return fail(str(exc))
+        fail(str(exc))
     env = desired.environments.get(args.env)
     if env is None:
         problems = "; ".join(str(i) for i in desired.errors if Path(i.file).name in ENV_FILES)
-        return fail(f"environment {args.env!r} is not usable: {problems or 'environment.yaml invalid'}")
+        fail(f"environment {args.env!r} is not usable: {problems or 'environment.yaml invalid'}")
     reader = aws_reader_or_fail(desired)
-    if isinstance(reader, int):
-        return reader
-    names = sorted(set(args.service)) or sorted(reader.list_service_names(env))
+    try:
+        names = sorted(set(args.service)) or sorted(reader.list_service_names(env))
+    except AwsError as exc:
+        fail(f"cannot list the services of cluster {env.cluster!r}: {exc}")
     live = reader.read_environment(env, names, list_owned=False)
     if live.error:
-        return fail(f"cannot read cluster {env.cluster!r}: {live.error}")
+        fail(f"cannot read cluster {env.cluster!r}: {live.error}")
     missing = [n for n in names if n not in live.services]
     if missing:
-        return fail(f"no service {', '.join(map(repr, missing))} in cluster {env.cluster!r}")
+        fail(f"no service {', '.join(map(repr, missing))} in cluster {env.cluster!r}")
 
     code_deploy = CodeDeploy(reader.clients)
     files, skipped = [], []
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             group = code_deploy.deployment_group_for(env, name) if service.controller == "CODE_DEPLOY" else None
             files.append(import_files(service, group))
-        except NotImportable as exc:
+        except (NotImportable, AwsError) as exc:
             skipped.append(f"{args.env}/{name}: not imported: {exc}")
     env_dir = out / ENVIRONMENTS_DIR / args.env
     existing = [str(env_dir / f.name / n) for f in files for n in (*SERVICE_FILES, *TASKDEF_FILES)
