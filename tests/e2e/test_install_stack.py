@@ -37,7 +37,9 @@ def test_stack_creates_service_roles_table_queue_and_rule(sandbox_factory):
                      GitUrl="https://gitlab.example.com/platform/deploy-manifests.git",
                      Subnets="subnet-0a1b2c3d4e5f60001,subnet-0a1b2c3d4e5f60002", SecurityGroups="sg-0a1b2c3d4e5f60001",
                      Image=IMAGE, CodeCommitRepositoryName="deploy-manifests",
-                     GitTokenSecretArn=SECRET.format("git-token"), SlackWebhookSecretArn=SECRET.format("slack"))
+                     GitTokenSecretArn=SECRET.format("git-token"), SlackWebhookSecretArn=SECRET.format("slack"),
+                     SlackSigningSecretArn=SECRET.format("slack-signing"), SlackBotTokenSecretArn=SECRET.format("slack-bot"),
+                     SlackApprovalChannel="C0123456789")
 
     # The service: two Fargate tasks of the stack's task definition, running.
     sandbox.advance(120)
@@ -55,7 +57,10 @@ def test_stack_creates_service_roles_table_queue_and_rule(sandbox_factory):
     assert env["RECONCILER_SQS_QUEUE_URL"] == outputs["EventsQueueUrl"]
     assert env["RECONCILER_GIT_URL"] == "https://gitlab.example.com/platform/deploy-manifests.git"
     assert {s["name"]: s["valueFrom"] for s in container["secrets"]} == {
-        "RECONCILER_GIT_TOKEN": SECRET.format("git-token"), "SLACK_WEBHOOK_URL": SECRET.format("slack")}
+        "RECONCILER_GIT_TOKEN": SECRET.format("git-token"), "SLACK_WEBHOOK_URL": SECRET.format("slack"),
+        "RECONCILER_SLACK_SIGNING_SECRET": SECRET.format("slack-signing"),
+        "RECONCILER_SLACK_BOT_TOKEN": SECRET.format("slack-bot")}
+    assert env["RECONCILER_SLACK_APPROVAL_CHANNEL"] == "C0123456789" and "RECONCILER_SLACK_TEAM_ID" not in env
     assert "slack-webhook" in env["CONFIG_YAML"]
 
     # The roles: the task role holds the reconcile policy, the execution role reads exactly the two secrets.
@@ -108,6 +113,7 @@ def test_optional_parts_are_left_out_and_the_target_role_trusts_the_task_role(sa
     assert not container.get("secrets")  # no token: CodeCommit through the task role
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["RECONCILER_GIT_CODECOMMIT_HELPER"] == "true"
+    assert not [name for name in env if name.startswith("RECONCILER_SLACK_")]
     assert "ecs-reconciler" not in {c.rsplit("/", 1)[-1] for c in ecs.list_clusters()["clusterArns"]}
     assert sandbox.client("events").list_rules(NamePrefix="rec2")["Rules"] == []
 
