@@ -65,7 +65,7 @@ def unowned_seed() -> dict:
     seed = yaml.safe_load((EXAMPLES / "sandbox-seed.yaml").read_text())
     services = []
     for entry in seed["services"]:
-        if entry["cluster"] != "production":
+        if entry["cluster"] != "production" or entry["service"]["serviceName"] not in ("web", "api"):
             continue
         entry = copy.deepcopy(entry)
         entry["taskDefinition"].pop("tags", None)
