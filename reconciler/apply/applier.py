@@ -136,8 +136,8 @@ class Applier:
         images = image_changes(sp.spec.task_definition if sp.spec else None,
                                sp.live.task_definition if sp.live else None) if sp.action != "prune" else ()
         strategy = self.deployments.controller(sp.spec, sp.live.service if sp.live else None).strategy
-        progress = Progress(sp.key, self.on_progress, on_milestone=None if dry_run else lambda line: emit_milestone(
-            self.sink, sp, service_report(sp, images, strategy), commit, line))
+        progress = Progress(sp.key, self.on_progress, on_milestone=None if dry_run else lambda line, awaiting: (
+            emit_milestone(self.sink, sp, service_report(sp, images, strategy), commit, line, awaiting=awaiting)))
         if verification is not None:
             base = replace(base, image_digests=tuple(sorted(verification.digests.items())))
             if not verification.ok:

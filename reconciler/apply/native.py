@@ -162,7 +162,9 @@ class NativeController:
             progress(describe_position(dep), "stage")
             found, reported = milestones(dep, reported)
             for key, line in found:
-                progress.milestone(key, line)
+                # "hook <id>": waiting at a PAUSE hook for ContinueServiceDeployment (milestones above);
+                # chat shows Continue / Roll back buttons on that report (docs/chatops.md).
+                progress.milestone(key, line, awaiting=key.startswith("hook "))
             ended = outcome_of(dep)
             if ended is not None:
                 status, message, rolled_back = ended

@@ -8,7 +8,7 @@ from reconciler.log import get_logger
 log = get_logger(__name__)
 
 ProgressCallback = Callable[[str, str], None]  # (service key, line)
-MilestoneCallback = Callable[[str], None]      # (line): a step reached, a pause, a rollback
+MilestoneCallback = Callable[[str, bool], None]  # (line, awaiting an answer): a step reached, a pause, a rollback
 
 
 class Progress:
@@ -30,7 +30,7 @@ class Progress:
         if self.callback is not None:
             self.callback(self.key, line)
 
-    def milestone(self, key: str, line: str) -> None:
+    def milestone(self, key: str, line: str, *, awaiting: bool = False) -> None:
         """A change worth one chat reply (a traffic step, a pause); `key` identifies it, so polls
         that see the same step report nothing."""
         if key == self._milestone:
@@ -38,4 +38,4 @@ class Progress:
         self._milestone = key
         log.info("deploy_milestone", service=self.key, progress=line)
         if self.on_milestone is not None:
-            self.on_milestone(line)
+            self.on_milestone(line, awaiting)

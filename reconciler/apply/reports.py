@@ -38,13 +38,15 @@ def emit(sink: ReportSink, kind: str, sp: ServicePlan, report: ServiceReport, co
 
 
 def emit_milestone(sink: ReportSink, sp: ServicePlan, report: ServiceReport, commit: CommitInfo | None,
-                   line: str) -> None:
+                   line: str, *, awaiting: bool = False) -> None:
     """A deployment reached a step (traffic moved, a pause): one in-progress report, its own dedup key,
-    so chat updates the parent and adds one reply per step."""
+    so chat updates the parent and adds one reply per step. `awaiting`: it waits for a person
+    (a PAUSE hook), so Slack shows Continue / Roll back buttons."""
     step = replace(report, status="in_progress", message=line)
     sha = commit.sha if commit else ""
     try:
         sink.emit(ReportEvent(kind="sync_started", environment=sp.environment, commit=commit, services=(step,),
-                              extra={"action": sp.action, "dedup_key": f"step:{sp.key}:{sha}:{line}"}))
+                              extra={"action": sp.action, "dedup_key": f"step:{sp.key}:{sha}:{line}",
+                                     **({"awaiting": True} if awaiting else {})}))
     except Exception as exc:  # noqa: BLE001 - reporting is best effort
         log.warning("report_sink_failed", service=sp.key, error=str(exc))

@@ -271,3 +271,58 @@ def test_deploy_and_promote_become_commits(sandbox, served, slack, daemons, tmp_
             ("approve", "approved"), ("rollback", "applied")} <= seen
     deploy = next(r for r in records if r["action"] == "deploy" and r["result"] == "applied")
     assert deploy["resulting_commit"] == deployed and deploy["actor_id"] == DANA and deploy["channel"] == "C0DEPLOYS"
+
+
+def test_paused_deployment_continues_and_rolls_back_from_its_buttons(sandbox_factory, slack, daemons,
+                                                                     tmp_path: Path) -> None:
+    from test_daemon_native import KEY, PRODUCTION, SPEED, last_record, progress, replies
+
+    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+
+    box = sandbox_factory(seed=EXAMPLE_SEED, speed=SPEED)
+    with GitDaemon(tmp_path / "srv") as server:
+        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
+        repo.write("environments/production/environment.yaml", (PRODUCTION / "environment.yaml").read_text())
+        repo.copy_tree(PRODUCTION / "checkout", "environments/production/checkout").commit("production/checkout")
+        config = tmp_path / "reconciler.yaml"
+        config.write_text(json.dumps({
+            "chatops": {"permissions": [{"environments": ["production"], "actions": ["continue", "abort"],
+                                         "users": [DANA]}]},
+            "notifications": {"destinations": {"bot": {"type": "slack-api", "tokenEnv": "E2E_BOT", "channel": "C0OPS",
+                                                       "baseUrl": slack.url("/api/")}},
+                              "routes": [{"environment": "*", "destinations": ["bot"]}],
+                              "queue": {"batchSeconds": 0}}}))
+        d = DaemonProcess(tmp_path, "a", box, server.url("manifests"), config_file=str(config),
+                          slack_signing_secret=SECRET, slack_team_id=TEAM, environment="production",
+                          poll_interval="0.2", drift_interval="0.5")
+        d.env["E2E_BOT"] = BOT
+        daemons.append(d.start())
+        d.wait_for(lambda s: status_of(d, KEY).get("sync") == "Synced", "first sync", deadline=90)
+
+        def pause_value(sha: str) -> str:
+            def found() -> str | None:
+                for text in replies(slack, sha):
+                    message = json.loads(text)
+                    if message["blocks"] and message["blocks"][-1]["type"] == "actions":
+                        return str(message["blocks"][-1]["elements"][0]["value"])
+                return None
+            return str(wait("pause buttons", found, d, deadline=90))
+
+        set_image(repo, "production", "checkout", "3.1.0")
+        first = repo.commit("checkout 3.1.0 (CANARY with a pause)")
+        d.wait_for(progress(d, "paused at POST_TEST_TRAFFIC_SHIFT"), "the pause", deadline=90)
+        value = pause_value(first)
+        assert click(d, slack, MALLORY, value, action="deployment_continue")[0] == 200
+        wait("refusal", lambda: any("not allowed to continue" in t for t in answers(slack, MALLORY)), d)
+        assert click(d, slack, DANA, value, action="deployment_continue")[0] == 200
+        d.wait_for(lambda s: status_of(d, KEY).get("lastAppliedCommit") == first
+                   and status_of(d, KEY).get("sync") == "Synced", "continued", deadline=90)
+
+        set_image(repo, "production", "checkout", "3.0.0")
+        second = repo.commit("checkout 3.0.0, rolled back from chat")
+        d.wait_for(progress(d, "paused at POST_TEST_TRAFFIC_SHIFT"), "the second pause", deadline=90)
+        assert click(d, slack, DANA, pause_value(second), action="deployment_rollback")[0] == 200
+        d.wait_for(lambda s: last_record(d, s).get("commit") == second
+                   and last_record(d, s).get("status") == "rolled_back", "rolled back", deadline=90)
+        assert {("continue", "applied"), ("continue", "refused"), ("abort", "applied")} <= {
+            (r["action"], r["result"]) for r in d.status()["recentActions"]}

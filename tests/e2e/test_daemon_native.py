@@ -106,6 +106,11 @@ def test_linear_steps_pause_continue_and_timeout(world, receiver, daemons, tmp_p
     d.wait_for(synced(KEY, commit=paused), "the canary after continue", deadline=90)
     texts = replies(receiver, paused)
     assert sum("paused at POST_TEST_TRAFFIC_SHIFT" in t for t in texts) == 1, texts
+    # the pause's reply carries Continue / Roll back buttons (handled as continue/abort: test_chatops_dispatch)
+    [pause] = [json.loads(t) for t in texts if "paused at POST_TEST_TRAFFIC_SHIFT" in t]
+    assert [(e["action_id"], e["value"]) for e in pause["blocks"][-1]["elements"]] == [
+        ("deployment_continue", "production|checkout"), ("deployment_rollback", "production|checkout")]
+    assert all("deployment_continue" not in t for t in texts if "CANARY step 2/2" in t)
     assert sum("CANARY step 1/2: 10 %" in t for t in texts) == 1 and sum("CANARY step 2/2: 100 %" in t for t in texts) == 1
 
     # 3. The pause times out: its ROLLBACK action is reported as the cause.
