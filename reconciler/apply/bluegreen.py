@@ -90,7 +90,7 @@ class BlueGreenDeployer:
             progress(f"CodeDeploy {deployment_id}: {status}", "status")
             if status == "Ready":  # deploymentReadyOption STOP_DEPLOYMENT: `reconciler continue` reroutes
                 progress.milestone(f"ready {deployment_id}", f"CodeDeploy {deployment_id}: waiting for traffic reroute "
-                                                             "(reconciler continue)")
+                                                             "(reconciler continue)", awaiting=True)
             if status == "Succeeded":
                 return Outcome("succeeded", deployment_id, "CodeDeploy deployment succeeded")
             if status in ("Failed", "Stopped"):

@@ -188,9 +188,9 @@ def test_a_wait_lets_go_when_the_process_may_no_longer_act():
 
 def test_codedeploy_ready_wait_is_one_milestone_for_chat():
     """deploymentReadyOption STOP_DEPLOYMENT: the deployment sits at Ready until ContinueDeployment."""
-    steps: list[str] = []
+    steps: list[tuple[str, bool]] = []
     cd = FakeCodeDeploy(["InProgress", "Ready", "Ready", "Ready", "InProgress", "Succeeded"])
-    outcome = BlueGreenDeployer(cd, FakeClock(), 1.0).wait(ENV, "d-1", 100.0, Progress("k", on_milestone=steps.append),
+    outcome = BlueGreenDeployer(cd, FakeClock(), 1.0).wait(ENV, "d-1", 100.0, Progress("k", on_milestone=lambda line, awaiting: steps.append((line, awaiting))),
                                                           cluster="staging", service_name="api")
     assert outcome.status == "succeeded"
-    assert steps == ["CodeDeploy d-1: waiting for traffic reroute (reconciler continue)"]
+    assert steps == [("CodeDeploy d-1: waiting for traffic reroute (reconciler continue)", True)]  # chat: buttons
