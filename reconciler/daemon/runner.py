@@ -89,16 +89,20 @@ class Daemon:
         next_full = self.clock()
         next_poll = self.clock()
         next_retry: float | None = None
+        preempted = False
         while not self.stopping:
             due = min(next_poll, next_full, next_retry if next_retry is not None else float("inf"))
             reasons, _hints = self.wakeup.wait(max(0.0, due - self.clock()))
             if self.stopping:
                 break
             now = self.clock()
-            full = now >= next_full or bool(FULL_REASONS.intersection(reasons))
+            # The push a drift scan stepped aside for goes first, as a push (scoped) cycle; the scan,
+            # still due, runs right after it.
+            full = (now >= next_full and not preempted) or bool(FULL_REASONS.intersection(reasons))
             started = time.monotonic()
             result = self.reconciler.cycle(full=full)  # never raises: the cycle catches and reports
             self.failed_cycles = 0 if result.ok else self.failed_cycles + 1
+            preempted = result.preempted
             if result.full:
                 next_full = now + self.drift_interval
                 self._completed_cycle = True

@@ -130,3 +130,29 @@ def test_register_pacing_keeps_a_margin_below_aws_rate() -> None:
     assert REGISTER_RATE < AWS_REGISTER_RATE
     assert register_bucket_from_env({}).rate == REGISTER_RATE
     assert register_bucket_from_env({"RECONCILER_REGISTER_RATE": "1000"}).rate == 1000.0
+
+
+def test_push_after_a_preempted_scan_runs_as_a_push_cycle_then_the_scan() -> None:
+    """The push a scan stepped aside for is not made a complete cycle (which would cost what the
+    scan costs); the drift scan, still due, runs right after it."""
+    from reconciler.daemon.loop import CycleResult
+
+    class Stub:
+        interrupted = None
+
+        def __init__(self) -> None:
+            self.fulls: list[bool] = []
+            self.daemon: Daemon | None = None
+
+        def cycle(self, *, full: bool) -> CycleResult:
+            self.fulls.append(full)
+            if len(self.fulls) == 3 and self.daemon is not None:
+                self.daemon.request_stop()
+            preempted = len(self.fulls) == 1
+            return CycleResult(full=full and not preempted, ok=True, preempted=preempted)
+
+    stub = Stub()
+    daemon = Daemon(stub, Wakeup(), Leadership(None), drift_interval=3600)  # type: ignore[arg-type]
+    stub.daemon = daemon
+    daemon.loop()
+    assert stub.fulls == [True, False, True]  # scan (preempted), the push, the scan again
