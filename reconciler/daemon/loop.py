@@ -264,9 +264,9 @@ class Reconciler:
                                    preemptible=not (git_moved or retry_due), base=base)
 
     def _preempted(self, sha: str, preemptible: bool, stage: str) -> bool:
-        """A drift scan of an unchanged commit gives way to a push waiting behind it: the push's
-        own (full) cycle reads and plans everything anyway, so finishing the scan first only
-        delays the deployment by a whole cycle."""
+        """A drift scan of an unchanged commit gives way to a push waiting behind it: finishing the
+        scan first would delay the deployment by a whole scan. The push runs next (as a push cycle),
+        the scan, still due, right after it (runner.Daemon.loop)."""
         if preemptible and self.interrupted(sha):
             log.info("drift_scan_preempted", stage=stage)
             return True
