@@ -16,7 +16,7 @@ from reconciler.apply.deployments import CODE_DEPLOY, Deployments, DeployRequest
 from reconciler.apply.native_status import awaiting_hook, describe_position, outcome_of, step_line, step_of
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import Outcome, released
-from reconciler.apply.rolling import MAX_REASONS
+from reconciler.apply.rolling import MAX_REASONS, add_stop_reason
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.aws.service_deployments import ServiceDeployments
 from reconciler.manifests.ecs_deployments import native_strategy
@@ -184,12 +184,7 @@ class NativeController:
             if task.get("taskDefinitionArn") != request.task_definition or \
                     task.get("stopCode") == "ServiceSchedulerInitiated":
                 continue
-            parts = [str(task["stoppedReason"])] if task.get("stoppedReason") else []
-            parts += [f"{c.get('name')}: {c['reason']}" for c in task.get("containers", [])
-                      if c.get("reason") and c["reason"] != task.get("stoppedReason")]
-            text = "; ".join(parts)
-            if text and text not in reasons:
-                reasons.append(text)
+            add_stop_reason(reasons, task)
         return tuple(reasons[:MAX_REASONS])
 
     def created(self, request: DeployRequest, wait: bool, deadline: float, progress: Progress) -> Outcome:

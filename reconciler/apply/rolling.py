@@ -51,13 +51,18 @@ def stopped_reasons(ecs: EcsWriter, env: Environment, service: str, deployment_i
             task_definition and task.get("taskDefinitionArn") == task_definition)
         if not ours:
             continue
-        parts = [str(task["stoppedReason"])] if task.get("stoppedReason") else []
-        parts += [f"{c.get('name')}: {c['reason']}" for c in task.get("containers", [])
-                  if c.get("reason") and c["reason"] != task.get("stoppedReason")]
-        text = "; ".join(parts)
-        if text and text not in reasons:
-            reasons.append(text)
+        add_stop_reason(reasons, task)
     return tuple(reasons[:MAX_REASONS])
+
+
+def add_stop_reason(reasons: list[str], task: Mapping[str, Any]) -> None:
+    """Append why one task stopped (its stoppedReason and its containers' own reasons), once."""
+    parts = [str(task["stoppedReason"])] if task.get("stoppedReason") else []
+    parts += [f"{c.get('name')}: {c['reason']}" for c in task.get("containers", [])
+              if c.get("reason") and c["reason"] != task.get("stoppedReason")]
+    text = "; ".join(parts)
+    if text and text not in reasons:
+        reasons.append(text)
 
 
 def _failure_event(service: Mapping[str, Any], deployment_id: str) -> str:
