@@ -79,16 +79,24 @@ def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconcil
     from reconciler.daemon.slack import ApiEndpoint, SlackEndpoints, in_thread
     from reconciler.manifests import load_repository
 
-    def rollback(env: str, service: str, actor: Any, revision: int | None) -> tuple[str, bool]:
+    def declared(env: str, service: str) -> tuple[Any, Any, str] | str:
+        """The environment, service spec and commit git declares now, or why there is none."""
         snapshot = reconciler.snapshot
         if snapshot is None:
-            return "the daemon has not read git yet; try again in a moment.", False
+            return "the daemon has not read git yet; try again in a moment."
         desired = reconciler.desired_cache.load(snapshot.sha, snapshot.root)
         environment = desired.environments.get(env)
         if environment is None:
-            return f"no environment {env!r} in git.", False
+            return f"no environment {env!r} in git."
         spec = next((s for s in desired.services if s.environment == env and s.name == service), None)
-        result = applier.rollback(environment, service, to_revision=revision, spec=spec, commit=snapshot.sha,
+        return environment, spec, snapshot.sha
+
+    def rollback(env: str, service: str, actor: Any, revision: int | None) -> tuple[str, bool]:
+        found = declared(env, service)
+        if isinstance(found, str):
+            return found, False
+        environment, spec, sha = found
+        result = applier.rollback(environment, service, to_revision=revision, spec=spec, commit=sha,
                                   wait=False, timeout=cfg.apply_timeout)
         target = (result.task_definition_arn or "").rsplit("/", 1)[-1]
         ok = result.status in ("succeeded", "in_progress", "noop")
@@ -107,14 +115,10 @@ def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconcil
     def answer(rollback: bool) -> Any:
         """`continue` / `abort`: what `reconciler continue [--rollback]` does, on the daemon's manifests."""
         def operation(env: str, service: str, actor: Any, revision: int | None) -> tuple[str, bool]:
-            snapshot = reconciler.snapshot
-            if snapshot is None:
-                return "the daemon has not read git yet; try again in a moment.", False
-            desired = reconciler.desired_cache.load(snapshot.sha, snapshot.root)
-            environment = desired.environments.get(env)
-            if environment is None:
-                return f"no environment {env!r} in git.", False
-            spec = next((s for s in desired.services if s.environment == env and s.name == service), None)
+            found = declared(env, service)
+            if isinstance(found, str):
+                return found, False
+            environment, spec, _ = found
             try:
                 result = answerer.answer(environment, service, spec, rollback=rollback)
             except AwsError as exc:  # AWS refused, or this replica is not the leader (the write is fenced)
