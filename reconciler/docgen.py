@@ -21,6 +21,12 @@ def _daemon_settings() -> str:
     return docs_table()
 
 
+def _shard_settings() -> str:
+    from reconciler.daemon.config import SHARD_SETTINGS, docs_table
+
+    return docs_table(SHARD_SETTINGS)
+
+
 def _notify_settings() -> str:
     from reconciler.notify.config import docs_table
 
@@ -30,6 +36,7 @@ def _notify_settings() -> str:
 #: (doc file relative to the repository, block name, generator)
 BLOCKS: tuple[tuple[str, str, Callable[[], str]], ...] = (
     ("docs/daemon.md", "daemon-settings", _daemon_settings),
+    ("docs/daemon.md", "shard-settings", _shard_settings),
     ("docs/notifications.md", "notify-settings", _notify_settings),
 )
 

@@ -16,7 +16,7 @@ import structlog
 
 from reconciler.apply.appspec import AppSpecError
 from reconciler.apply.clock import Clock
-from reconciler.apply.continuation import context_with, keep_waiting
+from reconciler.apply.continuation import acting_for, context_with, keep_waiting
 from reconciler.apply.deployments import Deployments, DeployRequest, with_outcome
 from reconciler.apply.fields import (
     DEPLOYMENT_FIELDS,
@@ -104,7 +104,7 @@ class Applier:
         context = context_with(should_continue)
 
         def one(sp: ServicePlan) -> ServiceResult:
-            with structlog.contextvars.bound_contextvars(service=sp.key):
+            with structlog.contextvars.bound_contextvars(service=sp.key), acting_for(sp.key):
                 return self._apply_one(sp, envs.get(sp.environment), commit, sha, wait, timeout, dry_run,
                                        should_continue, checked.get(sp.key))
 
@@ -376,8 +376,9 @@ class Applier:
     def rollback(self, env: Environment, service: str, *, to_revision: int | None = None, deregister: bool = False,
                  spec: ServiceSpec | None = None, commit: str | None = None, wait: bool = True,
                  timeout: float = 1800) -> ServiceResult:
-        return self._rollback(env, service, to_revision=to_revision, deregister=deregister, spec=spec,
-                              commit=commit, wait=wait, timeout=timeout)
+        with acting_for(f"{env.name}/{service}"):
+            return self._rollback(env, service, to_revision=to_revision, deregister=deregister, spec=spec,
+                                  commit=commit, wait=wait, timeout=timeout)
 
 
 def _summary(params: Mapping[str, Any], tags: Mapping[str, str]) -> str:

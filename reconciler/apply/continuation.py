@@ -8,11 +8,29 @@ waits on a long deployment.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 _should_continue: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
     "apply_should_continue", default=lambda: True)
+#: The service (`env/name`) the current worker acts for: a sharded daemon fences each write
+#: against the lease of that service's shard (reconciler.daemon.leader.Fence).
+_acting_for: contextvars.ContextVar[str | None] = contextvars.ContextVar("apply_acting_for", default=None)
+
+
+def acting_service() -> str | None:
+    return _acting_for.get()
+
+
+@contextlib.contextmanager
+def acting_for(key: str) -> Iterator[None]:
+    """Run work (and the AWS writes it makes) on behalf of one service."""
+    token = _acting_for.set(key)
+    try:
+        yield
+    finally:
+        _acting_for.reset(token)
 
 
 def keep_waiting() -> bool:

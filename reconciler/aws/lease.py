@@ -4,7 +4,9 @@ Every transition is a conditional write ([ddb-dg] Condition expressions), so two
 replicas can never both believe they won the same term:
   acquire  UpdateItem if absent, expired, or already ours; `epoch` + 1 (ADD)
   renew    UpdateItem if still ours in the same epoch (extends `expires_at`)
-  release  DeleteItem if still ours in the same epoch (the standby takes over at once)
+  release  UpdateItem if still ours in the same epoch: no holder, expired (a standby takes over
+           at once); the item stays, so the epoch keeps growing (deleting it would restart the
+           count at 1, and work of an old term of a replica that takes the lease again would pass)
 The epoch is the fencing token: it grows with every acquisition, so work started
 under an older epoch can tell that the lease moved (reconciler.daemon.leader.Fence).
 Expiry compares wall-clock seconds written by different hosts; the margin that
@@ -93,16 +95,17 @@ class DynamoLease:
         """Give the lease up now, so a standby need not wait for expiry. Never raises for 'not ours'."""
         self._valid_until = 0.0
         try:
-            self._ddb.delete_item(TableName=self.table, Key=self._key,
+            self._ddb.update_item(TableName=self.table, Key=self._key,
+                                  UpdateExpression="SET expires_at = :zero REMOVE holder",
                                   ConditionExpression="holder = :me AND epoch = :epoch",
-                                  ExpressionAttributeValues={":me": {"S": self.holder},
+                                  ExpressionAttributeValues={":me": {"S": self.holder}, ":zero": {"N": "0"},
                                                              ":epoch": {"N": str(self.epoch)}})
         except AwsConflict:
             pass
 
     def current(self) -> LeaseInfo | None:
         item = self._ddb.get_item(TableName=self.table, Key=self._key, ConsistentRead=True).get("Item")
-        if not item:
+        if not item or "holder" not in item:  # never taken, or released
             return None
         return LeaseInfo(holder=item["holder"]["S"], expires_at=float(item["expires_at"]["N"]),
                          epoch=int(item.get("epoch", {}).get("N", "0")))

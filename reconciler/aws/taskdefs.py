@@ -41,20 +41,41 @@ class TokenBucket:
             raise ValueError("rate and burst must be positive")
         self.rate = rate
         self.burst = float(burst)
+        #: The account-wide pace this bucket was made for; `share` divides it among replicas.
+        self.base_rate, self.base_burst = rate, burst
         self._now = now
         self._sleep = sleep
         self._tokens = float(burst)
         self._last = now()
         self._lock = threading.Lock()
 
+    def _refill(self) -> None:
+        current = self._now()
+        self._tokens = min(self.burst, self._tokens + (current - self._last) * self.rate)
+        self._last = current
+
     def _reserve(self) -> float:
         """Take a token (possibly going into debt); return how long the caller must wait."""
         with self._lock:
-            current = self._now()
-            self._tokens = min(self.burst, self._tokens + (current - self._last) * self.rate)
-            self._last = current
+            self._refill()
             self._tokens -= 1.0
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def resize(self, rate: float, burst: int) -> None:
+        """Change the pace (e.g. this replica's share of the account's rate); tokens above the new
+        burst are dropped, a debt is kept, so a smaller share takes effect at once."""
+        if rate <= 0 or burst <= 0:
+            raise ValueError("rate and burst must be positive")
+        with self._lock:
+            self._refill()
+            self.rate, self.burst = rate, float(burst)
+            self._tokens = min(self._tokens, self.burst)
+
+    def share(self, replicas: int) -> None:
+        """Take 1/`replicas` of the base rate and burst: replicas registering at once stay within
+        the account's limit together (reconciler.daemon.leader.ShardLeadership re-evaluates it)."""
+        n = max(1, replicas)
+        self.resize(self.base_rate / n, max(1, self.base_burst // n))
 
     def acquire(self) -> float:
         wait = self._reserve()

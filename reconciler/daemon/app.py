@@ -8,10 +8,12 @@ from typing import Any
 from reconciler.daemon.chat_app import chat_parts, chat_routes
 from reconciler.daemon.config import DaemonConfig
 from reconciler.daemon.http import Endpoints, HttpServer
-from reconciler.daemon.leader import Fence, Leadership
+from reconciler.daemon.leader import Fence, Leadership, ShardLeadership
 from reconciler.daemon.loop import LoopSettings, Reconciler, RelaySink
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.runner import Daemon
+from reconciler.daemon.sharding import ShardSink, SharedWakeup, SignalWatcher
+from reconciler.daemon.shards import GLOBAL, ShardLayout
 from reconciler.daemon.status import StatusBoard
 from reconciler.daemon.wakeup import Wakeup
 from reconciler.daemon.webhook import WebhookReceiver
@@ -79,6 +81,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     from reconciler.aws.clients import AwsClients, AwsSettings
     from reconciler.aws.live import LiveReader, read_live_state, wanted_services
     from reconciler.aws.references import make_verifier
+    from reconciler.aws.taskdefs import register_bucket_from_env
     from reconciler.manifests import load_repository
 
     for secret in (cfg.git_token, cfg.webhook_gitlab_token, cfg.webhook_github_secret, cfg.slack_signing_secret,
@@ -89,20 +92,28 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     clients.counter.add_listener(metrics.aws_call)
     wakeup = Wakeup()
     board = StatusBoard(history=cfg.history)
+    register_bucket = register_bucket_from_env()
 
-    table = lease = None
+    table = lease = sharding = None
     if cfg.state_table:
         from reconciler.aws.lease import DynamoLease
         from reconciler.aws.state_table import StateTable
 
         table = StateTable(clients, cfg.state_table, region=cfg.state_region)
-        lease = DynamoLease(clients, cfg.state_table, cfg.lease_name or cfg.instance, cfg.holder,
-                            duration=cfg.lease_duration, region=cfg.state_region)
-    leadership = Leadership(lease, cfg.lease_renew_interval)
+        if cfg.shards:
+            sharding = _shard_leadership(cfg, clients, table, register_bucket, metrics)
+            wakeup = SharedWakeup(table, cfg.instance)  # pushes and approvals reach every replica
+        else:
+            lease = DynamoLease(clients, cfg.state_table, cfg.lease_name or cfg.instance, cfg.holder,
+                                duration=cfg.lease_duration, region=cfg.state_region)
+    leadership = sharding or Leadership(lease, cfg.lease_renew_interval)
     fence = Fence(leadership)
     clients.counter.add_listener(fence.check)  # before every HTTP attempt of every AWS call
     notifier = _notifier(cfg, leadership, metrics, table, clients)
-    sink = RelaySink(notifier if notifier is not None else NullSink())
+    target = notifier if notifier is not None else NullSink()
+    if sharding is not None:
+        target = ShardSink(target, sharding.owns, sharding.owns_environment, lambda: sharding.owns_shard(GLOBAL))
+    sink = RelaySink(target)
 
     reader = LiveReader(clients, cfg.instance)
 
@@ -110,7 +121,11 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
         return load_repository(root, env=cfg.environment)
 
     def read_live(desired: DesiredState) -> Any:
-        return read_live_state(reader, desired.environments, wanted_services(desired))
+        envs = desired.environments
+        if sharding is not None:  # only environments with a shard held here are read
+            sharding.observe(envs)
+            envs = {name: env for name, env in envs.items() if sharding.owns_environment(name)}
+        return read_live_state(reader, envs, wanted_services(desired))
 
     def read_scoped(desired: DesiredState, keys: Collection[str]) -> Any:
         """Only `keys` (a push's changed services), in batches of 10 as always; no ListServices."""
@@ -118,12 +133,14 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
         for key in sorted(keys):
             env, _, name = key.partition("/")
             wanted.setdefault(env, []).append(name)
+        if sharding is not None:
+            sharding.observe(desired.environments)
         envs = {name: env for name, env in desired.environments.items() if name in wanted}
         return read_live_state(reader, envs, wanted, list_owned=False)
 
     applier = build_applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
                             poll_interval=cfg.apply_poll_interval, verifier=make_verifier(clients),
-                            on_progress=board.progress)
+                            on_progress=board.progress, register_bucket=register_bucket)
     settings = LoopSettings(instance=cfg.instance, apply_wait=cfg.apply_wait, apply_timeout=cfg.apply_timeout,
                             backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)
     daemon_ref: list[Daemon] = []
@@ -132,7 +149,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     reconciler = Reconciler(source, load, read_live, applier, sink, board, metrics, settings,
                             is_leader=leadership.is_leader, stopping=lambda: bool(daemon_ref and daemon_ref[0].stopping),
                             gate=chat.gate.hold, fence=fence, read_scoped=read_scoped,
-                            view=lambda scan: scan.desired(env=cfg.environment), changes=source.changed_paths)
+                            view=lambda scan: scan.desired(env=cfg.environment), changes=source.changed_paths,
+                            owns=sharding.owns if sharding is not None else None)
 
     def on_gain() -> None:
         reconciler.leadership_gained()
@@ -147,13 +165,16 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
 
         consumer = SqsConsumer(SqsQueue(clients, cfg.sqs_queue_url, region=cfg.state_region), wakeup, cfg.git_branch,
                                metrics, repository=cfg.codecommit_repository, wait_seconds=cfg.sqs_wait_seconds,
-                               is_leader=leadership.is_leader)
+                               is_leader=leadership.is_leader if sharding is None else
+                               lambda: sharding.owns_shard(GLOBAL))  # one consumer: the holder of GLOBAL
     webhooks = WebhookReceiver(wakeup, cfg.git_branch, gitlab_token=cfg.webhook_gitlab_token,
                                github_secret=cfg.webhook_github_secret)
 
     def on_cycle(result: Any, started: float) -> None:
         board.set_daemon(leader=leadership.is_leader())
         metrics.leader.set(1 if leadership.is_leader() else 0)
+        if sharding is not None:
+            metrics.set_shards(sharding.held(), len(sharding.replicas))
         if consumer is not None and result.git_resolved and not (result.crashed or result.preempted):
             consumer.handled(started)  # the commit was loaded: the messages that announced it are done
 
@@ -164,8 +185,14 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     def extra_status() -> dict[str, Any]:
         leader = leadership.is_leader()
         metrics.leader.set(1 if leader else 0)
-        return {"leader": leader, "holder": lease.holder if lease else None, "ready": daemon.ready()[0],
-                "instance": cfg.instance, "branch": cfg.git_branch, "recentActions": chat.audit.recent()}
+        doc = {"leader": leader, "holder": lease.holder if lease else None, "ready": daemon.ready()[0],
+               "instance": cfg.instance, "branch": cfg.git_branch, "recentActions": chat.audit.recent()}
+        if sharding is not None:
+            metrics.set_shards(sharding.held(), len(sharding.replicas))
+            doc.update(holder=sharding.me, shards={"held": list(sharding.held()),
+                                                   "releasing": list(sharding.releasing()),
+                                                   "replicas": list(sharding.replicas)})
+        return doc
 
     daemon = Daemon(reconciler, wakeup, leadership, poll_interval=cfg.poll_interval, poll_jitter=cfg.poll_jitter,
                     drift_interval=cfg.drift_interval, shutdown_timeout=cfg.shutdown_timeout, on_cycle=on_cycle,
@@ -174,10 +201,34 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
     routes, prechecks = chat_routes(cfg, chat, board, reconciler, applier, wakeup)
     http = HttpServer(cfg.http_host, cfg.http_port, Endpoints(board, metrics, webhooks, daemon.ready, extra_status,
                                                               routes=routes, prechecks=prechecks))
-    daemon.services = tuple(s for s in (http, consumer) if s is not None)
+    signals = SignalWatcher(wakeup, cfg.shard_signal_interval) if isinstance(wakeup, SharedWakeup) else None
+    daemon.services = tuple(s for s in (http, consumer, signals) if s is not None)
     log.info("daemon_configured", git_url=cfg.git_url, branch=cfg.git_branch, instance=cfg.instance,
-             lease=bool(lease), sqs=bool(consumer), webhooks=webhooks.enabled, chat_routes=sorted(routes))
+             lease=bool(lease), shards=bool(sharding), sqs=bool(consumer), webhooks=webhooks.enabled, chat_routes=sorted(routes))
     return daemon, http
+
+
+def _shard_leadership(cfg: DaemonConfig, clients: Any, table: Any, bucket: Any, metrics: Metrics) -> ShardLeadership:
+    """Shard leases named after the shard (`<lease name>/<shard>`), a registry heartbeat, and this
+    replica's share of the RegisterTaskDefinition rate, re-evaluated as replicas come and go."""
+    from reconciler.aws.lease import DynamoLease
+    from reconciler.aws.registry import ReplicaRegistry
+
+    prefix = cfg.lease_name or cfg.instance
+    registry = ReplicaRegistry(table, cfg.instance, cfg.holder, duration=cfg.lease_duration)
+
+    def lease(shard: str) -> DynamoLease:
+        return DynamoLease(clients, cfg.state_table or "", f"{prefix}/{shard}", cfg.holder,
+                           duration=cfg.lease_duration, region=cfg.state_region)
+
+    def share(replicas: int) -> None:
+        bucket.share(replicas)
+        log.info("register_rate_shared", replicas=replicas, rate=round(bucket.rate, 4), burst=int(bucket.burst))
+
+    leadership = ShardLeadership(registry, lease, ShardLayout.parse(cfg.shard_split), cfg.lease_renew_interval,
+                                 on_replicas=share)
+    leadership.on_tick = lambda: metrics.set_shards(leadership.held(), len(leadership.replicas))  # needs itself
+    return leadership
 
 
 __all__ = ["build_daemon", "git_source"]

@@ -106,6 +106,7 @@ def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconcil
                    else "")), ok
 
     from reconciler.apply.answer import Answerer
+    from reconciler.apply.continuation import acting_for
     from reconciler.aws.codedeploy import CodeDeploy
     from reconciler.aws.errors import AwsError
     from reconciler.aws.service_deployments import ServiceDeployments
@@ -120,7 +121,8 @@ def chat_routes(cfg: DaemonConfig, chat: ChatParts, board: StatusBoard, reconcil
                 return found, False
             environment, spec, _ = found
             try:
-                result = answerer.answer(environment, service, spec, rollback=rollback)
+                with acting_for(f"{env}/{service}"):  # fenced against that service's lease
+                    result = answerer.answer(environment, service, spec, rollback=rollback)
             except AwsError as exc:  # AWS refused, or this replica is not the leader (the write is fenced)
                 return f"{env}/{service}: {exc}", False
             return f"{env}/{service}: {result.message}", result.ok

@@ -98,6 +98,13 @@ class DaemonConfig(BaseModel):
     lease_renew_interval: Duration = setting(10.0, "time between renewals / acquisition attempts")
     holder_id: str | None = setting(None, "this replica's identity in the lease (default: hostname-pid-random)")
     state_region: str | None = setting(None, "region of the state table and queue (default: the SDK's)")
+    # sharding (docs/daemon.md, "Sharding")
+    shards: Flag = setting(
+        False, "share the environments among the replicas, each shard under its own lease (needs the state table)")
+    shard_split: str = setting(
+        "", "environments split into K shards by service name hash, e.g. `production=4,staging=2` (others: 1)")
+    shard_signal_interval: Duration = setting(
+        1.0, "time between reads of the push signal (sharded: how fast a push heard by another replica arrives)")
     # reconciling
     instance: str = setting("ecs-reconciler", "instance name: the ownership tag value")
     environment: str | None = setting(None, "only reconcile this environment")
@@ -167,6 +174,18 @@ class DaemonConfig(BaseModel):
             raise ConfigError("intervals must be positive")
         if self.lease_renew_interval >= self.lease_duration:
             raise ConfigError("RECONCILER_LEASE_RENEW_INTERVAL must be shorter than RECONCILER_LEASE_DURATION")
+        if self.shards and not self.state_table:
+            raise ConfigError("RECONCILER_SHARDS needs RECONCILER_STATE_TABLE (the shard leases live there)")
+        if self.shard_split and not self.shards:
+            raise ConfigError("RECONCILER_SHARD_SPLIT needs RECONCILER_SHARDS=true")
+        if self.shard_signal_interval <= 0:
+            raise ConfigError("RECONCILER_SHARD_SIGNAL_INTERVAL must be positive")
+        from reconciler.daemon.shards import ShardConfigError, ShardLayout
+
+        try:
+            ShardLayout.parse(self.shard_split)
+        except ShardConfigError as exc:
+            raise ConfigError(f"RECONCILER_SHARD_SPLIT: {exc}") from None
         if not 0 <= self.sqs_wait_seconds <= 20:
             raise ConfigError("RECONCILER_SQS_WAIT_SECONDS must be within 0..20")
         from reconciler.chatops.permissions import PermissionConfigError, Permissions
@@ -260,10 +279,16 @@ def help_table() -> str:
     return "\n".join(lines)
 
 
-def docs_table() -> str:
-    """The settings as the markdown table of docs/daemon.md."""
+#: The settings a sharded deployment tunes (the table of docs/daemon.md, "Sharding").
+SHARD_SETTINGS = ("state_table", "shards", "shard_split", "lease_duration", "lease_renew_interval",
+                  "shard_signal_interval", "holder_id")
+
+
+def docs_table(only: tuple[str, ...] | None = None) -> str:
+    """The settings (or just `only`, in that order) as a markdown table of docs/daemon.md."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, f in settings().items():
+    declared = settings()
+    for name, f in ((n, declared[n]) for n in only or declared):
         default = _shown_default(f)
         rows.append(f"| `{env_name(name)}` | {default if default == 'unset' else f'`{default}`'} | "
                     f"{str(f.description).replace('|', '/')} |")

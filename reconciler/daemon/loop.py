@@ -118,8 +118,10 @@ class Reconciler:
                  gate: Callable[..., list[Choice]] | None = None, fence: Fence | None = None,
                  view: Callable[[Any], DesiredState] | None = None,
                  changes: Callable[[str, str], list[str] | None] | None = None,
-                 read_scoped: ScopedRead | None = None) -> None:
+                 read_scoped: ScopedRead | None = None, owns: Callable[[str], bool] | None = None) -> None:
         self.fence = fence
+        #: Sharded: whether this replica reconciles service `env/name` now (its shard's lease is held).
+        self.owns = owns
         #: The desired side normalised once per commit and service (the default planner's).
         self.canon = CanonCache()
         self.planner = planner or self._build_plan
@@ -312,6 +314,8 @@ class Reconciler:
         if self._preempted(sha, preemptible, "before-read"):
             return CycleResult(full=False, ok=True, commit=sha, preempted=True)
         scope = self._push_scope(base, desired)
+        if scope is not None and self.owns is not None:
+            scope = frozenset(k for k in scope if self.owns(k))
         if scope is not None:
             log.info("push_scoped", services=len(scope))
         live = self.read_live(desired) if scope is None or self.read_scoped is None else \
@@ -325,8 +329,9 @@ class Reconciler:
                 self._degrade(f"aws:{name}", f"AWS unreadable for environment {name}", env_live.error)
             else:
                 self._recover(f"aws:{name}")
-        plan = self.planner(desired, live, self.settings.instance) if scope is None else \
-            self.planner(desired, live, self.settings.instance, only=scope)
+        only = scope if self.owns is None else self._owned(desired, live, scope)
+        plan = self.planner(desired, live, self.settings.instance) if only is None else \
+            self.planner(desired, live, self.settings.instance, only=only)
         now = self.clock()
         self.board.set_daemon(syncWindows={name: in_force(env.sync_windows, now)
                                            for name, env in sorted(desired.environments.items()) if env.sync_windows})
@@ -360,6 +365,9 @@ class Reconciler:
                 memory = self.memory.get(key)
                 if memory is not None and memory.synced_commit == base:
                     memory.synced_commit = sha
+        if self.owns is not None:  # services of shards held elsewhere now: theirs to report, not ours
+            keys = {k for k in keys if self.owns(k)}
+            self.board.retain({k for k in self.board.keys() if self.owns(k)})
         self._report_unmanaged(keys, snapshot.commit)
         self.board.retain(keys)
         self.memory = {k: v for k, v in self.memory.items() if k in keys}
@@ -370,6 +378,14 @@ class Reconciler:
         return CycleResult(full=scope is None, ok=git_ok and aws_ok, commit=sha, git_moved=git_moved,
                            applied=applied, next_retry_at=min(retries) if retries else None,
                            scoped=len(scope) if scope is not None else None)
+
+    def _owned(self, desired: DesiredState, live: Mapping[str, LiveEnvironment],
+               scope: frozenset[str] | None) -> frozenset[str]:
+        """Sharded: the services to plan, declared or found in AWS, whose shard this replica holds."""
+        keys = {s.key for s in desired.services} | set(desired.broken_services)
+        keys |= {f"{env}/{name}" for env, env_live in live.items() for name in env_live.services}
+        return frozenset(k for k in keys if self.owns is not None and self.owns(k)
+                         and (scope is None or k in scope))
 
     # -- recording ------------------------------------------------------------------------
     def _record_plan(self, sp: ServicePlan, choice: Choice | None) -> None:

@@ -34,6 +34,9 @@ class Metrics:
         self.webhooks = Counter("reconciler_webhooks_total", "Webhook deliveries by HTTP status", ["status"],
                                 registry=r)
         self.leader = Gauge("reconciler_leader", "1 while this replica holds the lease", registry=r)
+        self.shards = Gauge("reconciler_shard_held", "1 for each shard this replica holds (sharded daemons)",
+                            ["shard"], registry=r)
+        self.replicas = Gauge("reconciler_replicas", "Live replicas in the registry (sharded daemons)", registry=r)
         self.sqs_messages = Counter("reconciler_sqs_messages_total", "SQS messages by outcome", ["outcome"],
                                     registry=r)
 
@@ -48,6 +51,13 @@ class Metrics:
             self.services_sync.labels(status).set(sync.get(status, 0))
         for h in ORDER:
             self.services_health.labels(h).set(health.get(h, 0))
+
+    def set_shards(self, held: tuple[str, ...], replicas: int) -> None:
+        """Exactly the shards held now carry a sample (a shard given back disappears)."""
+        self.shards.clear()
+        for shard in held:
+            self.shards.labels(shard).set(1)
+        self.replicas.set(replicas)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

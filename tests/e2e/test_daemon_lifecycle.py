@@ -113,7 +113,8 @@ def test_sigterm_exits_cleanly_and_releases_the_lease(sandbox, git, daemons, tmp
     assert "lease_released" in events and events[-1] == "shutdown_complete"
     item = sandbox.client("dynamodb").get_item(TableName=LEASE_TABLE, Key={"pk": {"S": "lease"},
                                                                            "sk": {"S": "ecs-reconciler"}})
-    assert "Item" not in item  # a standby can take over at once
+    assert "holder" not in item["Item"] and item["Item"]["expires_at"]["N"] == "0"  # a standby can take over at once
+    assert item["Item"]["epoch"]["N"] == "1"  # kept: the next term is epoch 2
 
 
 def _primary(sandbox, cluster: str, service: str) -> dict:
