@@ -181,5 +181,10 @@ class Sandbox:
     def reset_faults(self) -> None:
         self._state.faults.reset()
 
+    def accepted(self, action: str) -> dict[str, int]:
+        """How many `action` requests were accepted, per `cluster/service` (or deployment group)."""
+        with self._state.lock:
+            return {target: n for (a, target), n in self._state.accepted.items() if a == action}
+
     def now(self) -> float:
         return self._state.clock.now()

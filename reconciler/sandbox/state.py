@@ -1,6 +1,7 @@
 """Everything one running sandbox knows beyond moto: clock, faults, simulators."""
 from __future__ import annotations
 
+import collections
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,9 @@ class SandboxState:
     taskdefs: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: (application, group) -> the CreateDeploymentGroup request, as AWS keeps it
     groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Accepted requests per (action, service or deployment group): a test counts the rollouts
+    #: each service was given (our choice, test support: AWS offers no such count).
+    accepted: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
     ecs: EcsSimulator = field(init=False)
     codedeploy: CodeDeploySimulator = field(init=False)
     one_off: OneOffTasks = field(init=False)  # RunTask tasks

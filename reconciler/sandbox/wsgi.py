@@ -137,6 +137,9 @@ class SandboxApp:
             body = json.loads(raw or b"{}")
             with self.state.lock:
                 result = handler(self.state, body, MotoCall(self.moto_app, environ))
+                target = body.get("service") or body.get("serviceName") or body.get("deploymentGroupName") or ""
+                cluster = str(body.get("cluster") or "").rsplit("/", 1)[-1]
+                self.state.accepted[(action, f"{cluster}/{target}" if cluster and target else str(target))] += 1
         except AwsError as err:
             return _respond(start_response, err.status, {"__type": err.code, "message": err.message})
         return _respond(start_response, 200, result)
