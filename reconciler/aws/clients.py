@@ -48,21 +48,46 @@ class AwsSettings:
 
 
 class CallCounter:
-    """Counts AWS API calls by (service, action); the benchmark and /metrics read it."""
+    """Counts AWS API calls by (service, action); the benchmark and /metrics read it.
+
+    Guards (the daemon's lease fence) run first: an attempt a guard refuses raises before it
+    is sent, so it is not a call; it is counted apart (`refused`) and told to `on_refused`."""
 
     def __init__(self) -> None:
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._refused: collections.Counter[tuple[str, str]] = collections.Counter()
         self._lock = threading.Lock()
         self._listeners: list[CallListener] = []
+        self._guards: list[CallListener] = []
+        self._on_refused: list[CallListener] = []
 
     def add_listener(self, listener: CallListener) -> None:
         self._listeners.append(listener)
 
+    def add_guard(self, guard: CallListener, on_refused: CallListener | None = None) -> None:
+        """`guard` may raise to stop an attempt before it leaves; `on_refused` hears of each one stopped."""
+        self._guards.append(guard)
+        if on_refused is not None:
+            self._on_refused.append(on_refused)
+
     def record(self, service: str, action: str) -> None:
+        try:
+            for guard in self._guards:
+                guard(service, action)
+        except Exception:
+            with self._lock:
+                self._refused[(service, action)] += 1
+            for listener in self._on_refused:
+                listener(service, action)
+            raise
         with self._lock:
             self._counts[(service, action)] += 1
         for listener in self._listeners:
             listener(service, action)
+
+    def refused(self, service: str, action: str) -> int:
+        with self._lock:
+            return self._refused[(service, action)]
 
     def get(self, service: str, action: str) -> int:
         with self._lock:

@@ -108,7 +108,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
                                 duration=cfg.lease_duration, region=cfg.state_region)
     leadership = sharding or Leadership(lease, cfg.lease_renew_interval)
     fence = Fence(leadership)
-    clients.counter.add_listener(fence.check)  # before every HTTP attempt of every AWS call
+    # Before every HTTP attempt of every AWS call; a fenced write never leaves: no AWS call.
+    clients.counter.add_guard(fence.check, on_refused=metrics.fenced_write)
     notifier = _notifier(cfg, leadership, metrics, table, clients)
     target = notifier if notifier is not None else NullSink()
     if sharding is not None:

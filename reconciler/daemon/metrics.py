@@ -24,6 +24,9 @@ class Metrics:
         self.syncs = Counter("reconciler_syncs_total", "Service syncs by result", ["result"], registry=r)
         self.aws_calls = Counter("reconciler_aws_calls_total", "AWS API calls (HTTP attempts) by service and action",
                                  ["service", "action"], registry=r)
+        self.fenced_writes = Counter("reconciler_fenced_writes_total",
+                                     "AWS writes stopped before sending because the leader lease moved "
+                                     "(not counted as AWS calls)", ["service", "action"], registry=r)
         self.git_fetch = Histogram("reconciler_git_fetch_duration_seconds", "Duration of git fetches", registry=r)
         self.git_checks = Counter("reconciler_git_head_checks_total", "git ls-remote checks by result", ["result"],
                                   registry=r)
@@ -42,6 +45,9 @@ class Metrics:
 
     def aws_call(self, service: str, action: str) -> None:
         self.aws_calls.labels(service, action).inc()
+
+    def fenced_write(self, service: str, action: str) -> None:
+        self.fenced_writes.labels(service, action).inc()
 
     def notification_dropped(self, reason: str, _destination: str) -> None:
         self.notifications_dropped.labels(reason).inc()

@@ -1,7 +1,10 @@
 """Fault injection state shared by the Python API and the admin HTTP endpoint."""
 from __future__ import annotations
 
+import collections
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -14,6 +17,11 @@ class Faults:
     failing_images: set[str] = field(default_factory=set)
     #: action -> [(times left, after_apply)]: answer 500 InternalFailure, before or after doing the work
     server_errors: dict[str, list[list[int | bool]]] = field(default_factory=dict)
+    #: What the faults did, for tests that act at a precise moment (kill a client while its write is
+    #: held, or once a write was refused): requests held in an injected delay right now, and server
+    #: errors answered so far, per action. Our choice (observability of the sandbox only).
+    held: collections.Counter[str] = field(default_factory=collections.Counter)
+    errors_answered: collections.Counter[str] = field(default_factory=collections.Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def throttle(self, action: str, times: int) -> None:
@@ -41,7 +49,24 @@ class Faults:
             if not queue:
                 return None
             queue[0][0] = int(queue[0][0]) - 1
+            self.errors_answered[action] += 1
             return bool(queue[0][1])
+
+    @contextlib.contextmanager
+    def holding(self, action: str) -> Iterator[None]:
+        """Counts a request of `action` as held while it waits out its injected delay."""
+        with self._lock:
+            self.held[action] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.held[action] -= 1
+
+    def observed(self, action: str) -> tuple[int, int]:
+        """(requests held in a delay now, server errors answered so far) for `action`."""
+        with self._lock:
+            return self.held[action], self.errors_answered[action]
 
     def take_throttle(self, action: str) -> bool:
         """True if this call of `action` must be throttled (consumes one)."""

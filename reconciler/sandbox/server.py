@@ -149,6 +149,14 @@ class Sandbox:
     def add_latency(self, action: str, seconds: float) -> None:
         self._state.faults.add_latency(action, seconds)
 
+    def held(self, action: str) -> int:
+        """Requests of `action` held in an injected delay right now (received, not yet applied)."""
+        return self._state.faults.observed(action)[0]
+
+    def errors_answered(self, action: str) -> int:
+        """Injected server errors answered so far to `action`."""
+        return self._state.faults.observed(action)[1]
+
     def fail_image(self, image: str) -> None:
         self._state.faults.fail_image(image)
 

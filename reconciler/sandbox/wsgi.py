@@ -112,7 +112,8 @@ class SandboxApp:
         prefix, _, action = target.partition(".")
         delay = self.state.faults.latency(action)
         if delay:
-            time.sleep(delay)  # injected latency is real time by design
+            with self.state.faults.holding(action):
+                time.sleep(delay)  # injected latency is real time by design
         if self.state.faults.take_throttle(action):
             return throttled(start_response)
         after_apply = self.state.faults.take_server_error(action)

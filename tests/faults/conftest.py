@@ -1,10 +1,15 @@
 """Every case of the fault matrix also counts secrets: after each test, no configured secret may
-appear in any daemon's log, its cached git files or its process arguments (figure: 0)."""
+appear in any daemon's log, its cached git files or its process arguments (figure: 0).
+
+`daemons` is the matrix's own: it depends on the sandbox, so its daemons are scanned and stopped
+while the sandbox still answers (stopped after it, each daemon's shutdown waited out its AWS
+timeouts: about 25 s per test)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,10 +33,15 @@ def secret_findings(daemon: object, secrets: list[str]) -> set[tuple[str, str]]:
     return {(where, s[:6]) for where, text in texts.items() for s in secrets if s and s in text}
 
 
-@pytest.fixture(autouse=True)
-def no_secret_in_daemon_outputs(request: pytest.FixtureRequest) -> Iterator[None]:
-    started = request.getfixturevalue("daemons") if "daemons" in request.fixturenames else []
-    yield
-    secrets = SECRETS + list(getattr(request.module, "SECRETS", ()))
-    found = set().union(*(secret_findings(d, secrets) for d in started)) if started else set()
+@pytest.fixture
+def daemons(request: pytest.FixtureRequest, sandbox_factory: Callable[..., Any]) -> Iterator[list[Any]]:
+    """Collects started DaemonProcesses; at test end: the secret scan, then each one stopped."""
+    started: list[Any] = []
+    yield started
+    try:
+        secrets = SECRETS + list(getattr(request.module, "SECRETS", ()))
+        found = set().union(*(secret_findings(d, secrets) for d in started)) if started else set()
+    finally:
+        for d in started:
+            d.stop()
     assert found == set(), found

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from gitserver import GitDaemon, ManifestRepo  # noqa: E402
-from test_daemon_helpers import EXAMPLES, daemons, set_image, synced  # noqa: E402, F401 - fixtures
+from test_daemon_helpers import EXAMPLES, set_image, synced  # noqa: E402
 from test_notify_daemon_helpers import about, chat_daemon, hook, notify_config  # noqa: E402
 from test_notify_delivery import receiver  # noqa: E402, F401 - fixture
 

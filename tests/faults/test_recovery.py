@@ -1,5 +1,7 @@
-"""Fault matrix, state: a leader killed mid-rollout (kill -9) whose deployment ends while nobody
-leads; a read outage while following; an ambiguous RegisterTaskDefinition failure. Whoever
+"""Fault matrix, state. Every kill point (UpdateService on the wire, mid-rollout, rollout done but
+tags not written) x every restart mode (a replacement started at once, one started after the
+deployment ended, a standby taking over); a leader that sent its final report and died before
+its tags; a read outage while following; an ambiguous RegisterTaskDefinition failure. Whoever
 observes the outcome records it from AWS: 1 deployment, 1 revision and 1 final report per
 change, /status converged within 2 lease durations, and no hand-made change reverted later on a
 selfHeal: false service."""
@@ -14,8 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from gitserver import GitDaemon, ManifestRepo  # noqa: E402
-from test_daemon_helpers import LEASE_TABLE, create_state_table, daemons, set_image, synced  # noqa: E402, F401
-from test_notify_daemon_helpers import about, chat_daemon, hook, notify_config, single_service_repo  # noqa: E402
+from test_daemon_helpers import LEASE_TABLE, create_state_table, set_image, synced  # noqa: E402
+from test_notify_daemon_helpers import about, chat_daemon, hook, metric, notify_config, single_service_repo  # noqa: E402
 from test_notify_delivery import receiver  # noqa: E402, F401 - fixture
 
 from reconciler.model import APPLIED_TAG, COMMIT_TAG  # noqa: E402
@@ -24,6 +26,8 @@ from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED  # noqa: E402
 pytestmark = pytest.mark.e2e
 LEASE = 4.0
 KEY = "production/web"
+COMMON = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
+              lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
 
 
 def service(sandbox) -> dict:
@@ -60,76 +64,174 @@ def wait(predicate, what: str, deadline: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize(("kill_at", "mode"), [("mid-rollout", "restart"), ("mid-rollout", "standby"),
-                                               ("write-in-flight", "restart")])
-def test_rollout_finished_while_nobody_led_is_recorded_from_aws(kill_at, mode, sandbox_factory, receiver, daemons,
-                                                                  tmp_path: Path) -> None:
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=6.0)  # a rolling deployment lasts about 5 s
+#: Where the leader dies: (a) its UpdateService received by AWS, the answer not yet back;
+#: (b) mid-rollout; (c) the rollout completed, the applied-spec/commit tags not yet written.
+KILL_POINTS = ("write-in-flight", "mid-rollout", "before-tags")
+#: How leadership comes back: a replacement started at once (it waits for the dead lease to expire
+#: and may find the deployment still running), a replacement started after the deployment ended,
+#: a standby already running that takes over.
+MODES = ("immediate", "after-end", "standby")
+SPEED = 6.0  # a rolling deployment lasts about 5 s
+HOLD = {"immediate": 8.0}  # UpdateService held on the wire (s): beyond the dead lease and a restart
+FAILING = 1000  # TagResource answers 500 until reset: the completed rollout cannot be marked
+
+
+def deployment_of(sandbox, revision: int) -> str:
+    """The id of the one deployment of `revision` (waits for it). ECS lists a service's current
+    deployments; those replaced stay ACTIVE until drained, and the tests run the clock no further
+    than needed, so a second deployment of the change would be listed here."""
+    def found() -> list[str]:
+        return [d["id"] for d in service(sandbox)["deployments"] if d["taskDefinition"].endswith(f":{revision}")]
+    wait(lambda: bool(found()), f"a deployment of revision {revision}")
+    ids = found()
+    assert len(ids) == 1, service(sandbox)["deployments"]
+    return ids[0]
+
+
+def kill_leader(kill_at: str, mode: str, a, sandbox, repo, before: int) -> str:
+    """Commit a change and kill -9 the leader at `kill_at`; returns the change's commit."""
+    if kill_at == "write-in-flight":
+        # The sandbox holds UpdateService for HOLD seconds before applying it (injected latency);
+        # `held` tells when the request has arrived, so the kill lands while it is on the wire.
+        sandbox.add_latency("UpdateService", HOLD.get(mode, 3.0))
+    set_image(repo, "production", "web", "1.5.0")
+    change = repo.commit("web 1.5.0")
+    if kill_at == "write-in-flight":
+        wait(lambda: sandbox.held("UpdateService") == 1, "UpdateService on the wire")
+        a.kill()
+        sandbox.reset_faults()  # the held request still lands: AWS applies it after the caller died
+        assert revisions(sandbox) == before + 1
+        return change
+    wait(lambda: primary(sandbox)["rolloutState"] == "IN_PROGRESS", "the deployment to start")
+    if kill_at == "mid-rollout":
+        a.kill()  # no final report, no tags, no lease release
+        return change
+    sandbox.server_error("TagResource", FAILING)  # 500 before applying: the tags never land
+    sandbox.advance(600)
+    wait(lambda: sandbox.errors_answered("TagResource") >= 1, "the tag write refused (AWS done, tags not)")
+    a.kill()  # inside botocore's retries of TagResource, before the final report
+    sandbox.reset_faults()
+    return change
+
+
+def finish_rollout(sandbox, revision: int) -> tuple[float, str]:
+    """Let the change's deployment (once AWS applied the write) complete; returns when, and its id."""
+    deployment = deployment_of(sandbox, revision)
+    sandbox.set_speed(SPEED)
+    sandbox.advance(600)
+    wait(lambda: primary(sandbox)["rolloutState"] == "COMPLETED", "the deployment to complete")
+    return time.time(), deployment
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kill_at", KILL_POINTS)
+def test_kill_point_x_restart_mode(kill_at, mode, sandbox_factory, receiver, daemons, tmp_path: Path) -> None:
+    """The matrix: per change 1 deployment, 1 revision, 1 final report; /status converged within 2
+    lease durations of the moment it could (the kill, the new leader's start, or the end of a
+    deployment it had to follow); a later hand-made change on this selfHeal: false service is
+    reported by yet another leader, not reverted."""
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=SPEED)
     create_state_table(sandbox)  # the lease, and the dedup store that survives the leader
     with GitDaemon(tmp_path / "srv") as server:
         repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
         single_service_repo(repo, "production", "web")
-        common = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
-                      lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
         config = notify_config(tmp_path, receiver, api=False)
-        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **common)
+        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **COMMON)
         daemons.append(a.start())
         a.wait_for(synced(KEY, commit=repo.head()), "first sync", deadline=90)
-        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **common)
+        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **COMMON)
         if mode == "standby":
             daemons.append(b.start())
             b.wait_for(lambda s: s.get("ready") is True and s.get("leader") is False, "b is a ready standby")
         before = revisions(sandbox)
 
-        if kill_at == "write-in-flight":
-            sandbox.add_latency("UpdateService", 3.0)  # AWS applies it after the caller died
-        set_image(repo, "production", "web", "1.5.0")
-        change = repo.commit("web 1.5.0")
-        if kill_at == "write-in-flight":
-            wait(lambda: revisions(sandbox) == before + 1, "the revision to be registered")
-            time.sleep(1.0)  # UpdateService sent, its answer 2 s away
-            a.kill()
-            sandbox.reset_faults()
-            wait(lambda: primary(sandbox)["taskDefinition"].endswith(f":{before + 1}"), "the write to land")
+        change = kill_leader(kill_at, mode, a, sandbox, repo, before)
+        killed_at = ended_at = time.time()
+        deployment = deployment_of(sandbox, before + 1) if kill_at == "before-tags" else None
+        if kill_at == "before-tags":
+            if mode == "after-end":
+                time.sleep(max(0.0, killed_at + LEASE - time.time()))  # the dead lease has expired
+        elif mode == "immediate":
+            sandbox.set_speed(0)  # the deployment waits for b: b must find it running and follow it
         else:
-            wait(lambda: primary(sandbox)["rolloutState"] == "IN_PROGRESS", "the deployment to start")
-            a.kill()  # kill -9 mid-rollout: no final report, no tags, no lease release
-        killed_at = time.time()
-        started = primary(sandbox)
-        sandbox.advance(600)  # the deployment ends while nobody leads
-        wait(lambda: primary(sandbox)["rolloutState"] == "COMPLETED", "the deployment to complete")
-
-        if mode == "restart":
+            ended_at, deployment = finish_rollout(sandbox, before + 1)  # it ends while nobody leads
+        if mode != "standby":
             daemons.append(b.start())
+        if mode == "immediate" and kill_at != "before-tags":
+            b.wait_for(lambda s: any(e.get("event") == "deploy_progress" and e.get("service") == KEY
+                                     for e in b.log_events()), "b follows the running deployment", deadline=60)
+            wait(lambda: sandbox.held("UpdateService") == 0, "a's UpdateService to land")
+            ended_at, deployment = finish_rollout(sandbox, before + 1)
+
         doc = b.wait_for(synced(KEY, commit=change), "the outcome recorded", deadline=90)
-        # From the kill (or b's start, when it came later): the lease expires, b leads, one cycle records.
         events = b.log_events()
-        began = max(killed_at, stamp(events[0]))
-        recorded = next(stamp(e) for e in events if e.get("event") == "sync_result" and e.get("service") == KEY)
-        assert recorded - began < 2 * LEASE, (recorded - began)
-        web = doc["services"][KEY]
-        assert web["history"][0]["deploymentId"] == started["id"] and web["history"][0]["status"] == "succeeded"
-        assert primary(sandbox)["id"] == started["id"]  # 1 deployment: followed, never repeated
+        began = max(killed_at, stamp(events[0]), ended_at)
+        recorded = next(stamp(e) for e in events if e.get("event") == "sync_result" and e.get("service") == KEY
+                        and e.get("status") == "succeeded")
+        assert recorded - began < 2 * LEASE, (recorded - began)  # /status converged
+        assert primary(sandbox)["id"] == deployment  # 1 deployment: followed or recorded, never repeated
+        assert doc["services"][KEY]["history"][0]["deploymentId"] == deployment
+        assert doc["services"][KEY]["history"][0]["status"] == "succeeded"
         assert revisions(sandbox) == before + 1  # 1 revision
         assert tags(sandbox)[COMMIT_TAG] == change and APPLIED_TAG in tags(sandbox)
-        b.wait_for(lambda s: s["cycles"] >= 3, "a few cycles")
+        cycles = b.status()["cycles"]
+        b.wait_for(lambda s: s["cycles"] >= cycles + 3, "a few more cycles")
         finals = final_reports(receiver, change)
         assert len(finals) == 1 and "Synced" in finals[0], finals  # 1 final report
 
-        # A hand-made change on this selfHeal: false service is drift after yet another restart.
+        # A hand-made change on this selfHeal: false service is drift for the next leader too.
         sandbox.client("ecs").update_service(cluster="production", service="web", desiredCount=5)
-        b.kill()
-        c = chat_daemon(tmp_path, "c", sandbox, server.url("manifests"), config, **common)
+        b.terminate()  # gives the lease up: c leads at once
+        c = chat_daemon(tmp_path, "c", sandbox, server.url("manifests"), config, **COMMON)
         daemons.append(c.start())
         doc = c.wait_for(lambda s: s.get("leader") and s["cycles"] >= 3 and
                          c.service(s, KEY).get("sync") == "OutOfSync", "c reports the drift", deadline=60)
         assert c.service(doc, KEY)["history"] == []  # nothing applied
         assert service(sandbox)["desiredCount"] == 5  # not reverted
+        assert primary(sandbox)["id"] == deployment
+
+
+def test_final_report_sent_by_a_leader_that_died_before_its_tags_is_not_repeated(
+        sandbox_factory, receiver, daemons, tmp_path: Path) -> None:
+    """With the DynamoDB state table: the leader saw the rollout complete, failed to write its tags
+    (TagResource answering 500, logged), sent the final report and died. The next leader records
+    the service from AWS (tags, /status) and its report is deduplicated against the dead one's."""
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=SPEED)
+    create_state_table(sandbox)
+    with GitDaemon(tmp_path / "srv") as server:
+        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
+        single_service_repo(repo, "production", "web")
+        config = notify_config(tmp_path, receiver, api=False)
+        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, aws_max_attempts="2", **COMMON)
+        daemons.append(a.start())
+        a.wait_for(synced(KEY, commit=repo.head()), "first sync", deadline=90)
+        set_image(repo, "production", "web", "1.5.0")
+        change = repo.commit("web 1.5.0")
+        wait(lambda: primary(sandbox)["rolloutState"] == "IN_PROGRESS", "the deployment to start")
+        sandbox.server_error("TagResource", FAILING)
+        sandbox.advance(600)
+        wait(lambda: len(final_reports(receiver, change)) == 1, "a's final report")
+        assert any(e.get("event") == "applied_tag_failed" for e in a.log_events())
+        a.kill()
+        sandbox.reset_faults()
+        assert tags(sandbox)[COMMIT_TAG] != change  # the dead leader never marked it
+
+        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **COMMON)
+        daemons.append(b.start())
+        b.wait_for(synced(KEY, commit=change), "b records the service", deadline=60)
+        assert tags(sandbox)[COMMIT_TAG] == change
+        assert any(e.get("event") == "rollout_recovered" for e in b.log_events())
+        b.wait_for(lambda s: metric(b, "reconciler_notifications_total", outcome="deduplicated") >= 1,
+                   "b's report deduplicated against a's")
+        cycles = b.status()["cycles"]
+        b.wait_for(lambda s: s["cycles"] >= cycles + 3, "a few more cycles")
+        finals = final_reports(receiver, change)
+        assert len(finals) == 1 and "Synced" in finals[0], finals  # 1 report, the dead leader's
 
 
 def test_read_outage_and_ambiguous_register_while_deploying(sandbox_factory, receiver, daemons,
                                                             tmp_path: Path) -> None:
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=6.0)
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=SPEED)
     with GitDaemon(tmp_path / "srv") as server:
         repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
         single_service_repo(repo, "production", "web")

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from gitserver import GitHttpServer, ManifestRepo  # noqa: E402
-from test_daemon_helpers import daemons, synced  # noqa: E402, F401 - fixtures
+from test_daemon_helpers import synced  # noqa: E402
 from test_notify_daemon_helpers import chat_daemon, notify_config, single_service_repo  # noqa: E402
 from test_notify_delivery import HOOK_PATH, TOKEN, receiver  # noqa: E402, F401 - fixture
 

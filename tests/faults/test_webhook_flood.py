@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from gitserver import GitDaemon, ManifestRepo  # noqa: E402
-from test_daemon_helpers import DaemonProcess, daemons, synced  # noqa: E402, F401 - fixture
+from test_daemon_helpers import DaemonProcess, synced  # noqa: E402
 from test_notify_daemon_helpers import single_service_repo  # noqa: E402
 
 pytestmark = pytest.mark.e2e
