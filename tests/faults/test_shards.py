@@ -16,7 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from gitserver import GitDaemon, ManifestRepo  # noqa: E402
-from test_daemon_helpers import EXAMPLES, LEASE_TABLE, REGISTRY, DaemonProcess, create_state_table, daemons  # noqa: E402, F401
+from test_daemon_helpers import EXAMPLES, LEASE_TABLE, REGISTRY, DaemonProcess, create_state_table  # noqa: E402
 
 from reconciler.daemon.shards import ShardLayout  # noqa: E402
 from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED  # noqa: E402
