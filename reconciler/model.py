@@ -31,6 +31,12 @@ ENV_TAG = "ecs-reconciler:environment"
 #: definition git declared. A restarted daemon compares it with git to tell "git
 #: changed, apply it" from "AWS changed by hand: drift" (selfHeal decides).
 APPLIED_TAG = "ecs-reconciler:applied-spec"
+#: Set on a service right before a deployment starts: the applied-spec hash of the declaration
+#: being deployed, so whoever leads next can tell that a deployment AWS failed was this one.
+ATTEMPT_TAG = "ecs-reconciler:attempted-spec"
+#: Set by whoever observes that AWS failed (or rolled back) the deployment of a declaration: that
+#: declaration is not re-applied automatically until git declares something else.
+FAILED_TAG = "ecs-reconciler:failed-spec"
 #: Set by `reconciler rollback` on a service: automated sync of that service
 #: pauses while git still points at this commit.
 PAUSED_TAG = "ecs-reconciler:paused-at-commit"

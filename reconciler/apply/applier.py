@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from reconciler.apply.appspec import AppSpecError
+from reconciler.apply.attempts import AttemptHistory
 from reconciler.apply.clock import Clock
 from reconciler.apply.continuation import acting_for, context_with, keep_waiting
 from reconciler.apply.deployments import Deployments, DeployRequest, with_outcome
@@ -27,16 +28,16 @@ from reconciler.apply.fields import (
     update_params,
 )
 from reconciler.apply.hooks import HookRunner
-from reconciler.apply.marker import applied_tags
+from reconciler.apply.marker import applied_marker, applied_tags
 from reconciler.apply.native import maybe_in_flight
 from reconciler.apply.preflight import verify_plan
 from reconciler.apply.progress import Progress, ProgressCallback
-from reconciler.apply.recovery import completed, needs_record, newly_deployed
+from reconciler.apply.recovery import attempted, completed, needs_record, newly_deployed
 from reconciler.apply.reports import FINAL_KINDS, emit, emit_milestone, service_report
 from reconciler.apply.result import ApplyResult, ServiceResult
 from reconciler.apply.revisions import resolve_revision
 from reconciler.apply.rollback import Rollback
-from reconciler.apply.rolling import in_flight
+from reconciler.apply.rolling import in_flight, stopped_reasons
 from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import CODE_DEPLOY_UPDATABLE, EcsWriter, update_service_fields
 from reconciler.aws.errors import AwsError
@@ -45,13 +46,23 @@ from reconciler.desired import is_code_deploy
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
 from reconciler.manifests.ecs_deployments import native_strategy
-from reconciler.model import PAUSED_TAG, Environment, LiveService, ServiceSpec, ownership_problem, ownership_tags
+from reconciler.model import (
+    ATTEMPT_TAG,
+    FAILED_TAG,
+    PAUSED_TAG,
+    Environment,
+    LiveService,
+    ServiceSpec,
+    ownership_problem,
+    ownership_tags,
+)
 from reconciler.plan import Plan, ServicePlan
 from reconciler.verify import Verification, Verifier
 
 log = get_logger(__name__)
 
 APPLIED_ACTIONS = frozenset({"update", "create", "prune"})
+NO_DEPLOYMENT = frozenset({"desiredCount", "tags"})  # service fields whose change starts no deployment
 NOT_STARTED = "not started: superseded, shutting down or no longer the leader"
 
 
@@ -73,7 +84,7 @@ class Applier:
     def __init__(self, instance: str, sink: ReportSink, *, ecs: EcsWriter, codedeploy: CodeDeploy,
                  taskdefs: TaskDefinitions, deployments: Deployments, clock: Clock, max_parallel: int = 8,
                  on_progress: ProgressCallback | None = None, verifier: Verifier | None = None,
-                 hooks: HookRunner | None = None) -> None:
+                 hooks: HookRunner | None = None, attempts: AttemptHistory | None = None) -> None:
         self.instance = instance
         self.sink = sink
         self.max_parallel = max(1, max_parallel)
@@ -85,14 +96,18 @@ class Applier:
         self.deployments = deployments
         self.verifier = verifier   # checks images, secrets, roles... before any write
         self.hooks = hooks         # runs gitops.hooks preSync / postSync tasks
+        self.attempts = attempts   # how AWS ended a deployment we started and nobody followed
         self._rollback = Rollback(instance, ecs=ecs, codedeploy=codedeploy, taskdefs=taskdefs,
                                   deployments=deployments, clock=clock, on_progress=on_progress)
 
     # -- the plan -------------------------------------------------------------------
     def apply(self, plan: Plan, *, commit: CommitInfo | None = None, wait: bool = True, timeout: float = 1800,
               dry_run: bool = False, should_continue: Callable[[], bool] = lambda: True,
-              environments: Mapping[str, Environment] | None = None) -> ApplyResult:
-        """`environments` overrides the plan's own environment settings (cluster, region, role)."""
+              environments: Mapping[str, Environment] | None = None, record_failed: bool = False) -> ApplyResult:
+        """`environments` overrides the plan's own environment settings (cluster, region, role).
+        `record_failed` (the daemon): a change whose deployment AWS already failed or rolled back
+        while nobody followed it is recorded as failed instead of deployed again
+        (reconciler.apply.recovery); without it (`reconciler sync`, a person asking) it is deployed."""
         work = [sp for sp in plan.services
                 if sp.action in APPLIED_ACTIONS or needs_follow(sp) or needs_record(sp, self.instance)]
         envs = dict(environments or plan.environments)
@@ -106,7 +121,7 @@ class Applier:
         def one(sp: ServicePlan) -> ServiceResult:
             with structlog.contextvars.bound_contextvars(service=sp.key), acting_for(sp.key):
                 return self._apply_one(sp, envs.get(sp.environment), commit, sha, wait, timeout, dry_run,
-                                       should_continue, checked.get(sp.key))
+                                       should_continue, checked.get(sp.key), record_failed and not dry_run)
 
         def in_context(sp: ServicePlan) -> ServiceResult:
             # Workers run in a copy of the caller's context, so structlog's bound contextvars
@@ -121,7 +136,7 @@ class Applier:
 
     def _apply_one(self, sp: ServicePlan, env: Environment | None, commit: CommitInfo | None, sha: str | None,
                    wait: bool, timeout: float, dry_run: bool, should_continue: Callable[[], bool],
-                   verification: Verification | None = None) -> ServiceResult:
+                   verification: Verification | None = None, record_failed: bool = False) -> ServiceResult:
         start = self.clock.now()
         action = "follow" if sp.action == "in-sync" else sp.action
         base = ServiceResult(sp.environment, sp.name, action, "skipped")
@@ -147,6 +162,14 @@ class Applier:
                     emit(self.sink, "sync_failed", sp, service_report(sp, images, strategy, result), commit)
                 log.info("service_applied", service=sp.key, action=action, status=result.status, message=result.message)
                 return result
+        recorded = self._record_failed(sp, env, base) if record_failed else None
+        if recorded is not None:  # AWS already failed this change: recorded, not deployed again
+            kind = FINAL_KINDS.get(recorded.status)
+            if kind:
+                emit(self.sink, kind, sp, service_report(sp, images, strategy, recorded), commit)
+            log.info("service_applied", service=sp.key, action=action, status=recorded.status,
+                     deployment=recorded.deployment_id, message=recorded.message)
+            return recorded
         if not dry_run and action != "follow":
             emit(self.sink, "sync_started", sp, service_report(sp, images, strategy), commit)
         try:
@@ -233,6 +256,31 @@ class Applier:
         log.info("rollout_recovered", service=sp.key, deployment=result.deployment_id)
         return result
 
+    def _record_failed(self, sp: ServicePlan, env: Environment, base: ServiceResult) -> ServiceResult | None:
+        """Recovery from AWS, the failed half (reconciler.apply.recovery): the deployment we started for
+        this very declaration ended failed or rolled back while nobody followed it. Recorded by whoever
+        observes it (the failed-spec tag, the final report, /status); None when AWS says nothing of the
+        kind. AWS unreadable: nothing deployed this cycle, the next one looks again."""
+        if self.attempts is None or not attempted(sp, self.instance):
+            return None
+        live, spec = _live(sp), _spec(sp)
+        try:
+            outcome = self.attempts.failure(env, sp.name, spec, live)
+        except AwsError as exc:
+            log.warning("attempt_unreadable", service=sp.key, error=str(exc))
+            return replace(base, message=f"not deployed: how the last deployment ended is unreadable ({exc})")
+        if outcome is None:
+            return None
+        result = with_outcome(replace(base, task_definition_arn=str(live.service.get("taskDefinition") or "")), outcome)
+        if outcome.deployment_id and not result.stopped_reasons:
+            result = replace(result, stopped_reasons=stopped_reasons(self.ecs, env, sp.name, outcome.deployment_id, None))
+        try:
+            self.ecs.tag(env, live.arn, {FAILED_TAG: applied_marker(spec)})
+        except AwsError as exc:
+            log.warning("failed_tag_failed", service=sp.key, error=str(exc))
+        log.info("failure_recovered", service=sp.key, deployment=result.deployment_id, status=result.status)
+        return result
+
     def _update(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, wait: bool,
                 deadline: float, dry_run: bool, progress: Progress) -> ServiceResult:
         spec, live = _spec(sp), _live(sp)
@@ -289,6 +337,11 @@ class Applier:
         if moving:
             progress("moving from the CODE_DEPLOY deployment controller to ECS")
             live = replace(live, service=self.ecs.update_service(env, sp.name, {"deploymentController": {"type": "ECS"}}))
+        marker = applied_marker(spec)
+        # Before a deployment may start, say which declaration it deploys (reconciler.apply.recovery);
+        # a desired count or tags alone never start one [bc-ecs] UpdateServiceRequest.desiredCount.
+        if (deploy_td or changed_fields(sp) - NO_DEPLOYMENT) and live.tags.get(ATTEMPT_TAG) != marker:
+            to_tag[ATTEMPT_TAG] = marker
         self.ecs.tag(env, live.arn, to_tag)
         self.ecs.untag(env, live.arn, to_untag)
         request = DeployRequest(env, sp.name, target_td, live.service, spec,
@@ -329,8 +382,9 @@ class Applier:
         marks = {k: v for k, v in applied_tags(sp.spec, sha).items() if live.tags.get(k) != v}
         try:
             self.ecs.tag(env, live.arn, marks)
-            if PAUSED_TAG in live.tags:
-                self.ecs.untag(env, live.arn, [PAUSED_TAG])
+            stale = [tag for tag in (PAUSED_TAG, FAILED_TAG) if tag in live.tags]
+            if stale:
+                self.ecs.untag(env, live.arn, stale)
         except AwsError as exc:
             log.warning("applied_tag_failed", error=str(exc))
         return result

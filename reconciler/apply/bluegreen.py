@@ -94,7 +94,7 @@ class BlueGreenDeployer:
             if status == "Succeeded":
                 return Outcome("succeeded", deployment_id, "CodeDeploy deployment succeeded")
             if status in ("Failed", "Stopped"):
-                return self._ended_badly(info, deployment_id, status)
+                return self.ended_badly(info, deployment_id, status)
             if self.clock.now() >= deadline:
                 if not stop_on_deadline:
                     return Outcome("in_progress", deployment_id, "deadline exceeded")
@@ -104,7 +104,7 @@ class BlueGreenDeployer:
             self.clock.sleep(self.poll_interval)
 
     @staticmethod
-    def _ended_badly(info: Mapping[str, Any], deployment_id: str, status: str) -> Outcome:
+    def ended_badly(info: Mapping[str, Any], deployment_id: str, status: str) -> Outcome:
         error = info.get("errorInformation") or {}
         rollback = info.get("rollbackInfo") or {}
         message = str(error.get("message") or rollback.get("rollbackMessage") or f"deployment {status}")
@@ -122,7 +122,7 @@ class BlueGreenDeployer:
             info = self.cd.get_deployment(env, deployment_id)
             if info.get("status") == "Succeeded":
                 return Outcome("succeeded", deployment_id, "CodeDeploy deployment succeeded")
-            return self._ended_badly(info, deployment_id, str(info.get("status")))
+            return self.ended_badly(info, deployment_id, str(info.get("status")))
 
 
 __all__ = ["AppSpecError", "BlueGreenDeployer", "deployment_target", "traffic_line"]

@@ -13,7 +13,7 @@ import hashlib
 import json
 
 from reconciler.desired import declared_service
-from reconciler.model import APPLIED_TAG, COMMIT_TAG, LiveService, ServiceSpec
+from reconciler.model import APPLIED_TAG, COMMIT_TAG, FAILED_TAG, LiveService, ServiceSpec
 
 
 def applied_marker(spec: ServiceSpec) -> str:
@@ -37,3 +37,11 @@ def already_applied(spec: ServiceSpec | None, live: LiveService | None) -> bool:
     if spec is None or live is None:
         return False
     return live.tags.get(APPLIED_TAG) == applied_marker(spec)
+
+
+def failed_before(spec: ServiceSpec | None, live: LiveService | None) -> bool:
+    """True when AWS failed (or rolled back) the deployment of exactly this declaration and it was
+    never applied since: it is not re-applied automatically until git declares something else."""
+    if spec is None or live is None or already_applied(spec, live):
+        return False
+    return live.tags.get(FAILED_TAG) == applied_marker(spec)

@@ -2,22 +2,33 @@
 
 Never the services_stable waiter: it ignores rolloutState and reports success
 after a circuit-breaker rollback (aws-behaviour.md §2; ecs-deploy-tools.md §6.1).
-The deployment is judged by its own rolloutState and by the task definition of
-the PRIMARY deployment.
+The deployment is judged by its own rolloutState, the task definition of the
+PRIMARY deployment and, once it dropped out of `deployments`, its ServiceDeployment
+record (status, rollback, circuit breaker; [DG:service-deployment]); the free-text
+rolloutStateReason is quoted in reports, never parsed.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.apply.clock import Clock
+from reconciler.apply.native_status import ROLLING_BACK, cause
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import Outcome, released, unknown
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.aws.errors import AwsError
+from reconciler.log import get_logger
 from reconciler.model import Environment
 
 MAX_REASONS = 5
+log = get_logger(__name__)
+
+
+class RollingHistory(Protocol):
+    """Reads the ServiceDeployment of a rolling deployment (reconciler.aws.service_deployments)."""
+
+    def of_rolling(self, env: Environment, service: str, deployment_id: str) -> Mapping[str, Any] | None: ...
 
 
 def primary_deployment(service: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -65,19 +76,6 @@ def add_stop_reason(reasons: list[str], task: Mapping[str, Any]) -> None:
         reasons.append(text)
 
 
-def _failure_event(service: Mapping[str, Any], deployment_id: str) -> str:
-    """The service event saying our deployment failed, e.g. `(service web) (deployment ecs-svc/1) deployment
-    failed: tasks failed to start.` (aws-behaviour.md §2 event messages); "" if none.
-
-    A failed deployment can drop out of `deployments` before we look again, the event stays.
-    """
-    for event in service.get("events") or []:
-        message = str(event.get("message", ""))
-        if f"(deployment {deployment_id})" in message and "failed" in message:
-            return message
-    return ""
-
-
 def _breaker_rolls_back(service: Mapping[str, Any]) -> bool:
     breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
     return bool(breaker.get("enable") and breaker.get("rollback"))
@@ -85,8 +83,9 @@ def _breaker_rolls_back(service: Mapping[str, Any]) -> bool:
 
 class RollingWaiter:
     def __init__(self, ecs: EcsWriter, clock: Clock, poll_interval: float, *,
-                 keep_waiting: Callable[[], bool] = lambda: True) -> None:
+                 keep_waiting: Callable[[], bool] = lambda: True, history: RollingHistory | None = None) -> None:
         self.ecs = ecs
+        self.history = history
         self.clock = clock
         self.poll_interval = poll_interval
         self.keep_waiting = keep_waiting
@@ -164,28 +163,34 @@ class RollingWaiter:
                 return Outcome("succeeded", deployment_id, "steady")
             return None
         # Our deployment is no longer PRIMARY: the circuit breaker rolled back, or someone deployed over it.
-        reason = str((mine or {}).get("rolloutStateReason") or "")
-        primary_reason = str((primary or {}).get("rolloutStateReason") or "")
-        if not reason and "circuit breaker" in primary_reason.lower():
-            # "ECS deployment circuit breaker: rolling back to deploymentId ..." explains our failure; the
-            # rollback deployment's own "... completed." would not (aws-behaviour.md §2 rolloutStateReason).
-            reason = primary_reason
+        # Judged by rolloutState, deployment ids and the deployment's ServiceDeployment record (its status
+        # and rollback); rolloutStateReason is only quoted (aws-behaviour.md §2).
+        quoted = str((mine or {}).get("rolloutStateReason") or "")
         if primary is not None and primary.get("taskDefinition") == target_td and primary.get("id") != deployment_id:
-            reason = reason or primary_reason
             return None if primary.get("rolloutState") == "IN_PROGRESS" else Outcome(
-                "succeeded" if primary.get("rolloutState") == "COMPLETED" else "failed", primary.get("id"), reason)
-        failed_event = _failure_event(svc, deployment_id)
-        if failed_event and not reason:
-            reason = failed_event
-        rolled_back = (mine or {}).get("rolloutState") == "FAILED" or "rolling back" in reason.lower() or (
-            bool(failed_event) and primary is not None and primary.get("taskDefinition") != target_td)
+                "succeeded" if primary.get("rolloutState") == "COMPLETED" else "failed", primary.get("id"),
+                quoted or str(primary.get("rolloutStateReason") or ""))
+        record = self._record(env, service, deployment_id) if (mine or {}).get("rolloutState") != "FAILED" else None
+        rolled_back = (mine or {}).get("rolloutState") == "FAILED" or (
+            record is not None and (str(record.get("status")) in ROLLING_BACK or bool(record.get("rollback"))))
         if rolled_back:
             back_to = (primary or {}).get("taskDefinition")
-            msg = reason or "deployment failed"
+            msg = quoted or (cause(record) if record is not None else "") or "deployment failed"
             return self._failed(env, service, deployment_id, target_td,
                                 f"{msg} (ECS rolled back to {back_to})", rolled_back=True)
         return Outcome("failed", deployment_id,
                        f"superseded by deployment {(primary or {}).get('id')} of {(primary or {}).get('taskDefinition')}")
+
+    def _record(self, env: Environment, service: str, deployment_id: str) -> Mapping[str, Any] | None:
+        """The ServiceDeployment of our rolling deployment, when it dropped out of `deployments` (a
+        completed rollback removes it); None without a reader or when AWS cannot be read."""
+        if self.history is None:
+            return None
+        try:
+            return self.history.of_rolling(env, service, deployment_id)
+        except AwsError as exc:
+            log.warning("service_deployment_unreadable", service=service, error=str(exc))
+            return None
 
     def _failed(self, env: Environment, service: str, deployment_id: str, target_td: str, message: str,
                 *, rolled_back: bool = False) -> Outcome:

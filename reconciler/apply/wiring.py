@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from reconciler.apply.applier import Applier
+from reconciler.apply.attempts import AttemptHistory
 from reconciler.apply.bluegreen import BlueGreenDeployer
 from reconciler.apply.clock import Clock, SystemClock
 from reconciler.apply.continuation import keep_waiting
@@ -28,11 +29,13 @@ def build_applier(clients: AwsClients, reader: LiveReader, instance: str, sink: 
     clock = clock or SystemClock()
     ecs = EcsWriter(clients)
     codedeploy = CodeDeploy(clients)
-    rolling = RollingWaiter(ecs, clock, poll_interval, keep_waiting=keep_waiting)
+    service_deployments = ServiceDeployments(clients)
+    rolling = RollingWaiter(ecs, clock, poll_interval, keep_waiting=keep_waiting, history=service_deployments)
     bluegreen = BlueGreenDeployer(codedeploy, clock, poll_interval, keep_waiting=keep_waiting)
-    native = NativeController(ecs, ServiceDeployments(clients), clock, poll_interval, keep_waiting=keep_waiting)
-    return Applier(instance, sink, ecs=ecs, codedeploy=codedeploy,
-                   taskdefs=TaskDefinitions(clients, reader, register_bucket),
+    native = NativeController(ecs, service_deployments, clock, poll_interval, keep_waiting=keep_waiting)
+    taskdefs = TaskDefinitions(clients, reader, register_bucket)
+    return Applier(instance, sink, ecs=ecs, codedeploy=codedeploy, taskdefs=taskdefs,
+                   attempts=AttemptHistory(service_deployments, codedeploy, taskdefs),
                    deployments=with_native(build_deployments(ecs, codedeploy, rolling, bluegreen), native),
                    clock=clock,
                    max_parallel=max_parallel, on_progress=on_progress, verifier=verifier,

@@ -50,6 +50,15 @@ class CodeDeploy:
         ids = resp.get("deployments", [])
         return ids[0] if ids else None
 
+    def recent(self, env: Environment, application: str, group: str, limit: int = 25) -> list[dict[str, Any]]:
+        """The group's deployments of the first ListDeployments page (at most `limit`, BatchGetDeployments
+        takes 25), as DeploymentInfo; callers order them by createTime (AWS documents no order)."""
+        ids = self._cd(env).list_deployments(applicationName=application, deploymentGroupName=group)
+        wanted = list(ids.get("deployments") or [])[:limit]
+        if not wanted:
+            return []
+        return [dict(i) for i in self._cd(env).batch_get_deployments(deploymentIds=wanted).get("deploymentsInfo") or []]
+
     def get_deployment(self, env: Environment, deployment_id: str) -> dict[str, Any]:
         return dict(self._cd(env).get_deployment(deploymentId=deployment_id)["deploymentInfo"])
 

@@ -38,6 +38,32 @@ class ServiceDeployments:
                 break
         return sorted(briefs, key=lambda b: str(b.get("createdAt") or ""), reverse=True)
 
+    def latest(self, env: Environment, service: str) -> dict[str, Any] | None:
+        """The newest ServiceDeployment of the service, whatever its status (ROLLING deployments have
+        records too [DG:service-deployment]); the newest by createdAt of the first page, as AWS
+        documents no order (reference ecs-native-deployments.md §3.5)."""
+        page = self._ecs(env).list_service_deployments(cluster=env.cluster, service=service, maxResults=20)
+        briefs = page.get("serviceDeployments") or []
+        if not briefs:
+            return None
+        newest = max(briefs, key=lambda b: str(b.get("createdAt") or ""))
+        return self.describe(env, str(newest["serviceDeploymentArn"]))
+
+    def of_rolling(self, env: Environment, service: str, deployment_id: str) -> dict[str, Any] | None:
+        """The ServiceDeployment of the rolling deployment `ecs-svc/<N>`: its target revision ARN ends
+        in the same <N> (reference ecs-native-deployments.md §3.4); None when not in the first page."""
+        number = deployment_id.rsplit("/", 1)[-1]
+        page = self._ecs(env).list_service_deployments(cluster=env.cluster, service=service, maxResults=20)
+        brief = next((b for b in page.get("serviceDeployments") or []
+                      if str(b.get("targetServiceRevisionArn") or "").rsplit("/", 1)[-1] == number), None)
+        return self.describe(env, str(brief["serviceDeploymentArn"])) if brief else None
+
+    def revision_task_definition(self, env: Environment, arn: str) -> str | None:
+        """The task definition a ServiceRevision runs ([bc-ecs] DescribeServiceRevisions)."""
+        found = self._ecs(env).describe_service_revisions(serviceRevisionArns=[arn])
+        revisions = found.get("serviceRevisions") or [{}]
+        return str(revisions[0].get("taskDefinition") or "") or None
+
     def describe(self, env: Environment, arn: str) -> dict[str, Any] | None:
         found = self._ecs(env).describe_service_deployments(serviceDeploymentArns=[arn])
         deployments = found.get("serviceDeployments") or []

@@ -47,7 +47,7 @@ class Source(Protocol):
 class ApplierLike(Protocol):
     def apply(self, plan: Plan, *, commit: CommitInfo | None = ..., wait: bool = ..., timeout: float = ...,
               should_continue: Callable[[], bool] = ...,
-              environments: Mapping[str, Environment] | None = ...) -> Any: ...
+              environments: Mapping[str, Environment] | None = ..., record_failed: bool = ...) -> Any: ...
 
 
 Loader = Callable[[Path], DesiredState]
@@ -344,6 +344,8 @@ class Reconciler:
             env = desired.environments.get(sp.environment)
             window = verdict(sp.environment, env.sync_windows, sp.name, now) if env and env.sync_windows else None
             choice = decide(sp, memory, sha, now, window)
+            if choice is not None and choice.kind == "failed":  # recorded in AWS: no retry is due
+                memory.failed_commit, memory.failures = None, 0
             memory.held_until = window.until if choice is not None and choice.kind == "window" and window else None
             if choice is not None:
                 choices.append(choice)
@@ -497,7 +499,7 @@ class Reconciler:
         with self.fence.term() if self.fence is not None else contextlib.nullcontext():
             result = self.applier.apply(work, commit=commit, wait=self.settings.apply_wait,
                                         timeout=self.settings.apply_timeout, should_continue=self._may_act,
-                                        environments=desired.environments)
+                                        environments=desired.environments, record_failed=True)
         now = self.clock()
         for r in result.services:
             self._record_result(r, chosen.get(r.key), commit, now)

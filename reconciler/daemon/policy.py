@@ -11,19 +11,22 @@ Argo CD's rules (gitops-reconcilers.md §1), per service:
 - a manual rollback tag (`ecs-reconciler:paused-at-commit`) equal to the current
   commit pauses automated sync of that service until git moves;
 - a sync window that holds the service (reconciler.windows) turns an apply or a self-heal
-  into a wait ("window"); what was held is kept so drift is still reported.
+  into a wait ("window"); what was held is kept so drift is still reported;
+- a declaration whose deployment AWS failed or rolled back (the failed-spec tag, written by
+  whoever observed it, reconciler.apply.recovery) is not re-applied until git declares
+  something else ("failed"); `reconciler sync` still applies it when a person asks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.apply.marker import already_applied
+from reconciler.apply.marker import already_applied, failed_before
 from reconciler.model import PAUSED_TAG
 from reconciler.plan import ServicePlan
 from reconciler.windows import Verdict
 
-Kind = Literal["apply", "self-heal", "report", "backoff", "paused", "approval", "window"]  # approval: held by a gate; window: by a sync window
+Kind = Literal["apply", "self-heal", "report", "backoff", "paused", "approval", "window", "failed"]  # approval: held by a gate; window: by a sync window
 
 
 @dataclass
@@ -73,6 +76,9 @@ def _decide(sp: ServicePlan, memory: ServiceMemory, sha: str, now: float) -> Cho
     paused = sp.live.tags.get(PAUSED_TAG) if sp.live is not None else None
     if paused and paused == sha:
         return Choice(sp, "paused", f"automated sync paused by a manual rollback at {sha[:8]} until git moves")
+    if failed_before(sp.spec, sp.live):
+        return Choice(sp, "failed", "AWS failed or rolled back the deployment of this declaration; not re-applied "
+                                    "until git changes it (`reconciler sync` deploys it again)")
     if memory.failed_commit == sha and now < memory.retry_at:
         return Choice(sp, "backoff", f"commit {sha[:8]} failed {memory.failures}x; next retry after backoff")
     # A service whose current declaration was already applied (the marker tag the applier writes) has

@@ -37,6 +37,15 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
+class RollingRecords(Protocol):
+    """Service-deployment records of ROLLING deployments (service_deployments.py keeps them)."""
+
+    def rolling_started(self, svc: SimService, group: SimDeployment, at: float) -> None: ...
+    def rolling_completed(self, svc: SimService, group: SimDeployment, at: float) -> None: ...
+    def rolling_failed(self, svc: SimService, group: SimDeployment, back: SimDeployment | None,
+                       at: float) -> None: ...
+
+
 def breaker_threshold(desired: int, minimum: int = 3) -> int:
     """clamp(ceil(0.5 × desired), minimum, 200): deployment-circuit-breaker.html."""
     return max(minimum, min(200, math.ceil(0.5 * desired)))
@@ -177,10 +186,16 @@ class EcsSimulator:
         #: ongoing. Set by SandboxState to the service-deployment simulator.
         self.native_step: Callable[[SimService, float], bool] | None = None
         self.is_native: Callable[[SimService], bool] = lambda svc: False
+        #: Set by SandboxState: the service-deployment records of ROLLING deployments.
+        self.records: RollingRecords | None = None
 
     # ----- ids -------------------------------------------------------------
     def _deployment_id(self) -> str:
         return f"ecs-svc/{self._rng.randrange(10**18, 10**19)}"
+
+    def _rolling(self, svc: SimService) -> RollingRecords | None:
+        """The record keeper, for ROLLING deployments only (native ones keep their own records)."""
+        return self.records if svc.controller == "ECS" and not self.is_native(svc) else None
 
     def _event(self, svc: SimService, at: float, message: str) -> None:
         svc.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": at, "message": message})
@@ -221,6 +236,9 @@ class EcsSimulator:
             )
             if controller == "ECS":
                 svc.deployments.append(self._new_deployment(svc, task_definition, containers, now))
+                records = self._rolling(svc)
+                if records is not None:
+                    records.rolling_started(svc, svc.deployments[0], now)
             elif controller == "CODE_DEPLOY":
                 # AWS creates the service's first task set itself (deployment-type-bluegreen).
                 ts = self.create_task_set(svc, task_definition, containers, external_id=None, started_by=None)
@@ -256,6 +274,9 @@ class EcsSimulator:
             svc.deployments.insert(0, dep)
             svc.task_definition = task_definition
             svc.containers = containers
+            records = self._rolling(svc)
+            if records is not None:
+                records.rolling_started(svc, dep, now)
             self._schedule(svc, now)
             return dep
 
@@ -485,6 +506,9 @@ class EcsSimulator:
                 primary.rollout_state_reason = f"ECS deployment {primary.id} completed."
                 primary.updated_at = at
                 self._event(svc, at, f"(service {svc.name}) (deployment {primary.id}) deployment completed.")
+                records = self._rolling(svc)
+                if records is not None:
+                    records.rolling_completed(svc, primary, at)
             if primary.rollout_state == "COMPLETED":
                 svc.last_completed = (primary.task_definition, primary.containers)
             self._event(svc, at, f"(service {svc.name}) has reached a steady state.")
@@ -501,7 +525,10 @@ class EcsSimulator:
         primary.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
         primary.updated_at = at
         self._event(svc, at, f"(service {svc.name}) (deployment {primary.id}) deployment failed: tasks failed to start.")
+        records = self._rolling(svc)
         if not rollback or svc.last_completed is None:
+            if records is not None:
+                records.rolling_failed(svc, primary, None, at)
             return primary
         task_definition, containers = svc.last_completed
         target = next((d for d in svc.deployments[1:] if d.task_definition == task_definition), None)
@@ -513,6 +540,8 @@ class EcsSimulator:
         svc.deployments.insert(0, back)
         svc.task_definition, svc.containers = task_definition, containers
         self._event(svc, at, f"(service {svc.name}) rolling back to deployment {target.id if target else back.id}.")
+        if records is not None:
+            records.rolling_failed(svc, primary, back, at)
         return back
 
     def _step_task_sets(self, svc: SimService, at: float) -> None:

@@ -54,6 +54,14 @@ OUR CHOICES (undocumented by AWS; all of them live in this block):
 - A rollback re-points traffic in one pass, then removes green in the next;
   Lambda hooks are not re-invoked during rollback.
 - Circuit breaker and alarms are watched for the whole deployment.
+- ROLLING deployments get service-deployment records too (a service deployment is created by
+  CreateService and by every UpdateService that starts a deployment, whatever the strategy
+  [DG:service-deployment]); the rolling scheduler (ecs_engine) moves them: IN_PROGRESS at once
+  (no lifecycle stages, `lifecycleStage` absent: our choice), SUCCESSFUL when the deployment
+  completes, and on a circuit-breaker trip ROLLBACK_IN_PROGRESS -> ROLLBACK_SUCCESSFUL when the
+  rollback deployment completes, or STOP_REQUESTED -> STOPPED without rollback
+  [DG:service-deployment transitions; aws-behaviour.md §2 circuit breaker]. The target revision
+  id is the deployment id's number (reference §3.4).
 """
 from __future__ import annotations
 
@@ -155,6 +163,7 @@ class SimServiceDeployment:
     hooks: list[SimHook] = field(default_factory=list)
     rollback: dict[str, Any] | None = None
     rollback_phase: int = 0
+    rollback_group: SimDeployment | None = None   # ROLLING: the deployment the circuit breaker started
     failure_count: int = 0
     breaker_status: str = "DISABLED"
     alarms_status: str = "DISABLED"
@@ -276,6 +285,54 @@ class ServiceDeploymentSimulator:
         if last.target is revision:
             return last.prod_weight
         return 100.0 - last.prod_weight if revision in last.sources else 0.0
+
+    # ----- ROLLING deployments (records the rolling scheduler moves) -----------
+    def _rolling_record(self, svc: SimService, group: SimDeployment) -> SimServiceDeployment | None:
+        return next((d for d in reversed(self.by_service.get(svc.arn) or [])
+                     if d.target.group is group or d.rollback_group is group), None)
+
+    def rolling_started(self, svc: SimService, group: SimDeployment, at: float) -> None:
+        """CreateService / UpdateService started a rolling deployment: its record, IN_PROGRESS."""
+        previous = self.ongoing(svc)
+        if previous is not None:  # [DG:service-deployment] a new deployment stops the running one
+            self._finish(previous, at, "STOPPED", "Service deployment stopped: a newer deployment started.")
+            previous.stopped_at = at
+        self._adopt(svc, group, at)
+        sources = [r for r in self.serving_revisions(svc) if r.group is not group]
+        target = self._revision(svc, group, at)
+        config = copy.deepcopy(svc.deployment_configuration)
+        dep = SimServiceDeployment(
+            arn=f"arn:aws:ecs:{self.ecs.region}:{self.ecs.account}:service-deployment/{svc.cluster_name}/{svc.name}/{self._token(22)}",
+            service=svc, created_at=at, updated_at=at, config=config, target=target, sources=sources[:1],
+            steps=[], phases=[], status="IN_PROGRESS", started_at=at)
+        dep.breaker_status = "MONITORING" if (config.get("deploymentCircuitBreaker") or {}).get("enable") else "DISABLED"
+        self.deployments[dep.arn] = dep
+        self.by_service.setdefault(svc.arn, []).append(dep)
+
+    def rolling_completed(self, svc: SimService, group: SimDeployment, at: float) -> None:
+        dep = self._rolling_record(svc, group)
+        if dep is None or not dep.ongoing:
+            return
+        if dep.rollback_group is group:
+            self._finish(dep, at, "ROLLBACK_SUCCESSFUL", dep.status_reason)
+        else:
+            self._finish(dep, at, "SUCCESSFUL", "Service deployment completed successfully.")
+            dep.prod_weight = 100.0
+
+    def rolling_failed(self, svc: SimService, group: SimDeployment, back: SimDeployment | None, at: float) -> None:
+        """The circuit breaker failed `group`; `back` is the rollback deployment (None: no rollback)."""
+        dep = self._rolling_record(svc, group)
+        if dep is None or not dep.ongoing:
+            return
+        dep.breaker_status, dep.failure_count = "TRIGGERED", group.failed_tasks
+        reason = "Service deployment rolled back: the deployment circuit breaker detected failed tasks."
+        if back is None:
+            dep.status, dep.status_reason = "STOP_REQUESTED", reason.replace("rolled back", "stopped")
+            self._finish(dep, at, "STOPPED", dep.status_reason)
+            dep.stopped_at = at
+            return
+        self._start_rollback(dep, at, reason, requested=False)
+        dep.rollback_group = back
 
     # ----- the scheduler pass -------------------------------------------------
     def step(self, svc: SimService, at: float) -> bool:

@@ -62,6 +62,7 @@ class SandboxState:
             read_weights=lambda arn: moto_compat.forward_weights(self.account, self.region, arn),
         )
         self.ecs.native_step, self.ecs.is_native = self.native.step, is_native
+        self.ecs.records = self.native
         # One lock for both simulators: the ticker thread and request threads share them.
         self.lock = self.ecs.lock
         self.codedeploy.lock = self.lock
