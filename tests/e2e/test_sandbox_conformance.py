@@ -17,7 +17,9 @@ IGNORED = {"taskDefinitionArn", "serviceArn", "clusterArn", "revision", "created
 # Fields AWS added to responses after the samples were recorded (reference aws-behaviour.md §1-§2).
 NEWER_FIELDS = {"registeredAt", "registeredBy", "requiresAttributes", "systemControls", "deploymentController",
                 "createdBy", "healthCheckGracePeriodSeconds", "enableExecuteCommand", "platformFamily",
-                "failedTasks", "rolloutState", "rolloutStateReason", "deploymentCircuitBreaker"}
+                "failedTasks", "rolloutState", "rolloutStateReason", "deploymentCircuitBreaker",
+                # service deployments, every strategy (ecs-native-deployments.md §3.4, [BC] Service)
+                "currentServiceDeployment", "currentServiceRevisions"}
 SEED = {"vpcs": [{"subnets": [{"id": "subnet-12344321", "cidr": "10.0.1.0/24"}],
                   "securityGroups": [{"id": "sg-12344321", "name": "sample"}]}],
         "clusters": ["MyCluster"]}

@@ -112,7 +112,7 @@ class _NoCodeDeploy:
         raise AssertionError(f"no CodeDeploy in these tests ({name})")
 
 
-def _applier(sink: ListSink, ecs: Any = None) -> Applier:
+def _applier(sink: ListSink, ecs: Any = None, attempts: Any = None) -> Applier:
     """The real Applier and Deployments around in-process fakes, all passed to the constructor."""
     ecs = ecs if ecs is not None else FakeEcsWriter()
     clock, codedeploy = SystemClock(), _NoCodeDeploy()
@@ -121,7 +121,7 @@ def _applier(sink: ListSink, ecs: Any = None) -> Applier:
     return Applier("ecs-reconciler", sink, ecs=ecs, codedeploy=codedeploy,  # type: ignore[arg-type]
                    taskdefs=FakeTaskDefs([]),  # type: ignore[arg-type]
                    deployments=build_deployments(ecs, codedeploy, rolling, bluegreen),  # type: ignore[arg-type]
-                   clock=clock, max_parallel=2)
+                   clock=clock, max_parallel=2, attempts=attempts)
 
 
 def test_one_failure_does_not_stop_the_others_and_is_named():

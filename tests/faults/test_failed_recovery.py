@@ -1,0 +1,108 @@
+"""Fault matrix, state (the failed half): a leader killed (kill -9) mid-rollout of an image that
+cannot start; the circuit breaker rolls the deployment back while nobody leads. Whoever leads
+next records the failure from AWS (the service's ServiceDeployment history): 1 deployment for
+the change, 1 final report (the one the dead leader would have sent), /status failed, and the
+change is not deployed again over the next full cycles."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gitserver import GitDaemon, ManifestRepo  # noqa: E402
+from test_daemon_helpers import LEASE_TABLE, create_state_table, daemons, set_image, synced  # noqa: E402, F401
+from test_notify_daemon_helpers import chat_daemon, notify_config, single_service_repo  # noqa: E402
+from test_notify_delivery import receiver  # noqa: E402, F401 - fixture
+from test_recovery import KEY, LEASE, final_reports, primary, revisions, stamp, tags, wait  # noqa: E402
+
+from reconciler.model import APPLIED_TAG, FAILED_TAG  # noqa: E402
+from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+BAD = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.5.0"  # in ECR (verification passes), cannot be pulled
+
+
+def deployments_of(sandbox, task_definition: str) -> int:
+    """Service deployments (ECS keeps one per deployment, rolling ones too) that deployed this revision."""
+    ecs = sandbox.client("ecs")
+    briefs = ecs.list_service_deployments(cluster="production", service="web", maxResults=100)["serviceDeployments"]
+    count = 0
+    for brief in briefs:
+        revision = ecs.describe_service_revisions(serviceRevisionArns=[brief["targetServiceRevisionArn"]])
+        count += revision["serviceRevisions"][0]["taskDefinition"] == task_definition
+    return count
+
+
+def failed_at(commit: str):
+    def check(doc: dict) -> bool:
+        history = ((doc.get("services") or {}).get(KEY) or {}).get("history") or []
+        return bool(history) and history[0]["commit"] == commit and history[0]["status"] in ("rolled_back", "failed")
+    return check
+
+
+@pytest.mark.parametrize("mode", ["restart", "standby"])
+def test_rollout_rolled_back_while_nobody_led_is_recorded_not_repeated(mode, sandbox_factory, receiver, daemons,
+                                                                         tmp_path: Path) -> None:
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=6.0)  # a rolling deployment lasts about 5 s
+    create_state_table(sandbox)
+    with GitDaemon(tmp_path / "srv") as server:
+        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
+        single_service_repo(repo, "production", "web")
+        common = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
+                      lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
+        config = notify_config(tmp_path, receiver, api=False)
+        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **common)
+        daemons.append(a.start())
+        a.wait_for(synced(KEY, commit=repo.head()), "first sync", deadline=90)
+        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **common)
+        if mode == "standby":
+            daemons.append(b.start())
+            b.wait_for(lambda s: s.get("ready") is True and s.get("leader") is False, "b is a ready standby")
+        before = revisions(sandbox)
+        good_td = primary(sandbox)["taskDefinition"]
+
+        sandbox.fail_image(BAD)
+        set_image(repo, "production", "web", "1.5.0")
+        change = repo.commit("web 1.5.0: an image whose tasks cannot start")
+        wait(lambda: primary(sandbox)["taskDefinition"] != good_td, "the deployment to start")
+        a.kill()  # kill -9 mid-rollout: no final report, no tags, no lease release
+        killed_at = time.time()
+        started = primary(sandbox)
+        assert started["rolloutState"] == "IN_PROGRESS"
+        sandbox.advance(600)  # the circuit breaker trips and ECS rolls back while nobody leads
+        wait(lambda: primary(sandbox)["taskDefinition"] == good_td and primary(sandbox)["rolloutState"] == "COMPLETED",
+             "the rollback to complete")
+        rollback = primary(sandbox)["id"]
+
+        if mode == "restart":
+            daemons.append(b.start())
+        doc = b.wait_for(failed_at(change), "the failure recorded", deadline=90)
+        events = b.log_events()
+        began = max(killed_at, stamp(events[0]))
+        recorded = next(stamp(e) for e in events if e.get("event") == "sync_result" and e.get("service") == KEY)
+        assert recorded - began < 2 * LEASE + 8, (recorded - began)
+        web = doc["services"][KEY]
+        assert web["history"][0]["status"] == "rolled_back" and web["history"][0]["deploymentId"] == started["id"]
+        assert web["sync"] == "OutOfSync" and web["lastAppliedCommit"] != change
+        assert "circuit breaker" in web["lastError"] and "CannotPullContainerError" in web["lastError"], web
+        assert tags(sandbox)[FAILED_TAG] != tags(sandbox)[APPLIED_TAG]
+
+        cycles = doc["cycles"]
+        doc = b.wait_for(lambda s: s["cycles"] >= cycles + 4, "a few more full cycles")
+        assert len(doc["services"][KEY]["history"]) == 1  # nothing applied again
+        assert primary(sandbox)["id"] == rollback  # no second deployment started
+        assert deployments_of(sandbox, started["taskDefinition"]) == 1  # 1 deployment for the change
+        assert revisions(sandbox) == before + 1  # 1 revision
+        finals = final_reports(receiver, change)
+        assert len(finals) == 1 and "Rolled back" in finals[0], finals  # what the dead leader would have sent
+        assert doc["services"][KEY]["sync"] == "OutOfSync"
+
+        # Git declaring something else is applied at once.
+        set_image(repo, "production", "web", "1.4.1")
+        fixed = repo.commit("web 1.4.1 instead")
+        b.wait_for(synced(KEY, commit=fixed), "the next change applied", deadline=90)
+        assert FAILED_TAG not in tags(sandbox)
