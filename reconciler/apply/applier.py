@@ -271,7 +271,7 @@ class Applier:
             return replace(base, message=f"not deployed: how the last deployment ended is unreadable ({exc})")
         if outcome is None:
             return None
-        result = with_outcome(replace(base, task_definition_arn=str(live.service.get("taskDefinition") or "")), outcome)
+        result = with_outcome(base, outcome)
         if outcome.deployment_id and not result.stopped_reasons:
             result = replace(result, stopped_reasons=stopped_reasons(self.ecs, env, sp.name, outcome.deployment_id, None))
         try:
