@@ -189,6 +189,8 @@ class ServiceDeploymentSimulator:
         self.read_weights = read_weights
         self.deployments: dict[str, SimServiceDeployment] = {}
         self.revisions: dict[str, SimRevision] = {}
+        #: service ARN -> its revisions, oldest first (every deployment has one, rolling ones too)
+        self.revisions_of: dict[str, list[SimRevision]] = {}
         #: service ARN -> its deployments, oldest first
         self.by_service: dict[str, list[SimServiceDeployment]] = {}
         #: Lambda function ARN -> answers, one per invocation (the last one repeats)
@@ -210,7 +212,7 @@ class ServiceDeploymentSimulator:
     def serving_revisions(self, svc: SimService) -> list[SimRevision]:
         """Revisions whose task group still belongs to the service (newest first)."""
         groups = {id(g) for g in svc.deployments}
-        return [r for r in reversed(list(self.revisions.values())) if r.service is svc and id(r.group) in groups]
+        return [r for r in reversed(self.revisions_of.get(svc.arn) or []) if r.service is svc and id(r.group) in groups]
 
     # ----- starting -----------------------------------------------------------
     def begin(self, svc: SimService, group: SimDeployment, at: float) -> SimServiceDeployment:
@@ -260,7 +262,7 @@ class ServiceDeploymentSimulator:
     def _adopt(self, svc: SimService, new: SimDeployment, at: float) -> None:
         """Task groups started before the service used a native strategy (rolling, or task sets
         moved over from CODE_DEPLOY) become revisions served by the primary target group."""
-        known = {id(r.group) for r in self.revisions.values()}
+        known = {id(r.group) for r in self.revisions_of.get(svc.arn) or []}
         lb = _advanced_lb(svc) or next(iter(svc.attributes.get("loadBalancers") or []), None) or {}
         for group in svc.deployments:
             if group is new or id(group) in known:
@@ -275,6 +277,7 @@ class ServiceDeploymentSimulator:
             service=svc, group=group, created_at=at, attributes=_revision_attributes(svc, group),
         )
         self.revisions[revision.arn] = revision
+        self.revisions_of.setdefault(svc.arn, []).append(revision)
         return revision
 
     def _production_share(self, revision: SimRevision) -> float:
