@@ -335,10 +335,14 @@ class Reconciler:
         now = self.clock()
         self.board.set_daemon(syncWindows={name: in_force(env.sync_windows, now)
                                            for name, env in sorted(desired.environments.items()) if env.sync_windows})
+        from reconciler.apply import needs_follow
+
         choices: list[Choice] = []
         for sp in plan.services:
             memory = self.memory.setdefault(sp.key, ServiceMemory())
-            if sp.action == "in-sync":
+            # In sync only once its deployment ended: one still rolling out may yet fail and roll back
+            # (a standby that took it for synced would then call the rollback drift, not a failed change).
+            if sp.action == "in-sync" and not needs_follow(sp):
                 memory.synced_commit = sha
                 memory.failed_commit, memory.failures = None, 0
             env = desired.environments.get(sp.environment)

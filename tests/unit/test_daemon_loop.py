@@ -54,6 +54,7 @@ class World:
     issues: tuple[Issue, ...] = ()
     broken: frozenset[str] = frozenset()
     specs: dict[str, ServiceSpec] = field(default_factory=dict)
+    live_extra: dict[str, dict[str, object]] = field(default_factory=dict)  # key -> more DescribeServices fields
     plans: int = 0
 
     def plan(self, desired: DesiredState, live, instance: str) -> Plan:
@@ -62,7 +63,8 @@ class World:
         for key, (action, changes, tags) in sorted(self.services.items()):
             env, _, name = key.partition("/")
             live_svc = LiveService(env, name, f"arn:{name}", {"tags": [{"key": k, "value": v} for k, v in tags.items()],
-                                                             "desiredCount": 2, "runningCount": 2}, None)
+                                                             "desiredCount": 2, "runningCount": 2,
+                                                             **self.live_extra.get(key, {})}, None)
             out.append(ServicePlan(env, name, action, spec=self.specs.get(key), live=live_svc, drift=Drift(changes),
                                    policy=self.policy))
         out += [ServicePlan(k.partition("/")[0], k.partition("/")[2], "invalid") for k in sorted(self.broken)]
@@ -311,3 +313,21 @@ def test_restart_with_self_heal_on_reverts_drift_as_self_heal() -> None:
     h.rec.cycle(full=True)
     assert h.applier.calls == [["staging/web"]]
     assert h.board.to_json()["services"]["staging/web"]["history"][0]["action"] == "self-heal"
+
+
+def test_a_standby_that_saw_a_rollout_in_flight_applies_the_change_after_its_rollback() -> None:
+    """In sync only once the deployment ended: a standby that saw the dead leader's deployment rolling
+    out, then rolled back by ECS, takes the change over as not applied (the applier then records the
+    failure AWS knows), never as drift."""
+    h = Harness(leader=False)
+    h.rec.cycle(full=True)
+    h.source.head = SHA2
+    h.world.services["staging/web"] = ("in-sync", (), {})
+    h.world.live_extra["staging/web"] = {"deployments": [{"id": "ecs-svc/2", "status": "PRIMARY",
+                                                          "rolloutState": "IN_PROGRESS"}]}
+    h.rec.cycle(full=True)
+    h.world.services["staging/web"] = ("update", (FieldChange("taskDefinition/image", "b", "a"),), {})
+    h.world.live_extra.clear()  # the circuit breaker rolled it back while nobody led
+    h.leader = True
+    h.rec.cycle(full=True)
+    assert h.applier.calls == [["staging/web"]] and "drift_detected" not in h.kinds()
