@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gitserver import GitDaemon, ManifestRepo  # noqa: E402
-from test_daemon_helpers import LEASE_TABLE, create_state_table, daemons, set_image, synced  # noqa: E402, F401
+from test_daemon_helpers import LEASE_TABLE, create_state_table, set_image, synced  # noqa: E402
 from test_notify_daemon_helpers import chat_daemon, notify_config, single_service_repo  # noqa: E402
 from test_notify_delivery import receiver  # noqa: E402, F401 - fixture
 from test_recovery import KEY, LEASE, final_reports, primary, revisions, stamp, tags, wait  # noqa: E402
