@@ -6,8 +6,10 @@ successful rollout; its failure fails the sync (and rolls back when configured).
 
 Never started twice: each run is named by `startedBy` (a hash of service, commit, phase and
 hook) and tagged with them, so a daemon restarted while a hook runs finds it with ListTasks
-and follows it, and a hook that already succeeded for this commit (AWS lists stopped tasks
-for about an hour) is not run again. Our choice: after that hour a retry runs it again.
+and follows it, and a hook that already succeeded for this commit and revision (AWS lists
+stopped tasks for about an hour) is not run again. Only a run of the same task definition
+counts: a `sync` of a working tree has no commit, so without the revision an earlier
+image's run would stand in for the new one. Our choice: after that hour a retry runs it again.
 """
 from __future__ import annotations
 
@@ -113,7 +115,8 @@ class HookRunner:
         word = f"{PHASE_WORDS.get(hook.phase, hook.phase)} hook {hook.name}"
         key = started_by(spec, sha, hook)
         tags = {HOOK_TAG: f"{hook.phase}/{hook.name}", COMMIT_TAG: sha or "", SERVICE_TAG: spec.key}
-        earlier = [t for t in self.tasks.find(env, key) if _tags(t) == tags]
+        earlier = [t for t in self.tasks.find(env, key)
+                   if _tags(t) == tags and t.get("taskDefinitionArn") == td_arn]
         running = [t for t in earlier if t.get("lastStatus") != "STOPPED"]
         passed = [t for t in earlier if t.get("lastStatus") == "STOPPED" and essential_exit(t, td)[0]]
         if running:

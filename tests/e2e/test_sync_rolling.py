@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from test_sync_helpers import by_key, copy_examples, describe, image_of, revisions, run_cli, set_image, sync_json
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +62,16 @@ def test_changed_image_tag_rolls_out_and_completes(sandbox, repo):
     assert len(revisions(sandbox, "web-staging")) == 2
 
 
+def _without_hooks(repo: Path, env: str, service: str) -> None:
+    """Drop the service's hooks (the example staging/web has a preSync migrate)."""
+    path = repo / "environments" / env / service / "service.yaml"
+    doc = yaml.safe_load(path.read_text())
+    assert doc["gitops"].pop("hooks")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
 def test_unpullable_image_fails_rolls_back_and_names_the_reason(sandbox, repo):
+    _without_hooks(repo, "staging", "web")  # the rollout itself must meet the image
     assert sync_json(sandbox, repo, "--env", "staging")[0] == 0
     good = describe(sandbox, "staging", "web")["taskDefinition"]
     # In ECR, so verification lets it through, but its tasks cannot pull it (a sandbox fault).
@@ -71,7 +81,7 @@ def test_unpullable_image_fails_rolls_back_and_names_the_reason(sandbox, repo):
     assert code == 1
     assert data["failed"] == ["staging/web"]
     web = by_key(data)["staging/web"]
-    assert web["status"] == "rolled_back" and web["rolledBack"] is True
+    assert web["status"] == "rolled_back" and web["rolledBack"] is True, web
     assert any("CannotPullContainerError" in r for r in web["stoppedReasons"]), web
     assert describe(sandbox, "staging", "web")["taskDefinition"] == good  # ECS is back on the old revision
     assert any(e["kind"] == "sync_rolled_back" for e in data["events"])
@@ -79,6 +89,22 @@ def test_unpullable_image_fails_rolls_back_and_names_the_reason(sandbox, repo):
     text = run_cli(sandbox, "sync", "--repo", str(repo), "--env", "staging")
     assert text.returncode == 1
     assert "CannotPullContainerError" in text.stdout and "FAILED: staging/web" in text.stdout
+
+
+def test_pre_sync_hook_runs_again_for_a_new_image_without_a_commit(sandbox, repo):
+    """A working tree has no commit: the migrate hook that passed with the old image must not stand
+    in for the new one (it did while AWS still listed the earlier run, about an hour)."""
+    assert sync_json(sandbox, repo, "--env", "staging", "--service", "web")[0] == 0
+    good = describe(sandbox, "staging", "web")["taskDefinition"]
+    sandbox.fail_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.5.0")
+    set_image(repo, "staging", "web", "1.5.0")
+    code, data = sync_json(sandbox, repo, "--env", "staging", "--service", "web")
+    assert code == 1, data
+    web = by_key(data)["staging/web"]
+    assert web["status"] == "failed" and web["deploymentId"] is None, web  # no rollout started
+    assert web["message"].startswith("not deployed: pre-sync hook migrate failed"), web
+    assert "CannotPullContainerError" in web["message"]
+    assert describe(sandbox, "staging", "web")["taskDefinition"] == good
 
 
 def test_one_failing_service_does_not_stop_the_others(sandbox, repo):

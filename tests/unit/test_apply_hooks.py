@@ -63,8 +63,9 @@ def run(tasks: FakeTasks, sha: str = "abc") -> list[Any]:
     return runner.run_phase(ENV, SPEC, "preSync", "arn:td:7", TD, sha, deadline=1000.0, progress=Progress("k"))
 
 
-def tagged(status: str, exit_code: int | None = None, sha: str = "abc") -> dict[str, Any]:
+def tagged(status: str, exit_code: int | None = None, sha: str = "abc", td_arn: str = "arn:td:7") -> dict[str, Any]:
     task: dict[str, Any] = {"taskArn": "arn:aws:ecs:eu-west-1:1:task/staging/old1", "lastStatus": status,
+                            "taskDefinitionArn": td_arn,
                             "startedBy": started_by(SPEC, sha, MIGRATE),
                             "tags": [{"key": "ecs-reconciler:hook", "value": "preSync/migrate"},
                                      {"key": "ecs-reconciler:commit", "value": sha},
@@ -116,6 +117,15 @@ def test_a_succeeded_run_for_the_commit_is_not_repeated_a_failed_one_is() -> Non
     other = FakeTasks(existing=[tagged("STOPPED", exit_code=0, sha="zzz")])
     run(other)
     assert len(other.started) == 1  # another commit's run does not count
+
+
+def test_a_run_of_another_revision_is_neither_reused_nor_followed() -> None:
+    """`sync` of a working tree has no commit: an earlier image's run must not stand in for this one."""
+    for status, code in (("STOPPED", 0), ("RUNNING", None)):
+        tasks = FakeTasks(existing=[tagged(status, exit_code=code, sha="", td_arn="arn:td:6")])
+        [result] = run(tasks, sha="")
+        assert result.ok and not result.reused and len(tasks.started) == 1
+        assert tasks.started[0]["taskDefinition"] == "arn:td:7"
 
 
 def test_timeout_stops_the_task_and_fails() -> None:
