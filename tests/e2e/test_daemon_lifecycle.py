@@ -124,20 +124,23 @@ def _primary(sandbox, cluster: str, service: str) -> dict:
 
 def test_sigterm_mid_deployment_leaves_it_running_and_the_next_daemon_follows_it(sandbox_factory, git, daemons,
                                                                                  tmp_path: Path) -> None:
-    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
+    from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED, TEST_SPEED
 
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=3.0)  # a rolling deployment lasts about 10 s
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED)
     server, repo = git
     common = dict(environment="staging", poll_interval="0.3", shutdown_timeout="10")
     a = DaemonProcess(tmp_path, "a", sandbox, server.url("manifests"), **common)
     daemons.append(a.start())
     a.wait_for(synced("staging/web", commit=repo.head()), "first sync", deadline=60)
+    sandbox.set_speed(3.0)  # a rolling deployment lasts about 10 s: time to see it in flight
     set_image(repo, "staging", "web", "1.5.0")
     repo.commit("web 1.5.0")
-    a.wait_for(lambda _: _primary(sandbox, "staging", "web")["rolloutState"] == "IN_PROGRESS", "deployment started")
+    # The sandbox clock stops the moment the rollout is seen in flight, and starts again only once
+    # daemon b follows it: it cannot end in between, however slow the machine.
+    a.wait_for(lambda _: _frozen_in_flight(sandbox, "staging", "web", speed=3.0), "deployment started")
     started = _primary(sandbox, "staging", "web")
     code, elapsed = a.terminate(timeout=30)
-    assert code == 0 and elapsed < 10  # did not wait for the deployment
+    assert code == 0 and elapsed < 10  # did not wait for the deployment (frozen, it would never end)
     assert _primary(sandbox, "staging", "web")["id"] == started["id"]  # left running, not stopped or replaced
     events = a.log_events()
     assert events[-1].get("event") == "shutdown_complete"
@@ -146,11 +149,23 @@ def test_sigterm_mid_deployment_leaves_it_running_and_the_next_daemon_follows_it
 
     b = DaemonProcess(tmp_path, "b", sandbox, server.url("manifests"), **common)
     daemons.append(b.start())
+    b.wait_for(lambda _: any(e.get("event") == "deploy_progress" and started["id"] in e.get("progress", "")
+                             for e in b.log_events()), "b follows it")
+    sandbox.set_speed(TEST_SPEED)
     doc = b.wait_for(lambda s: any(h["status"] == "succeeded" for h in
                                    b.service(s, "staging/web").get("history", [])), "b followed it", deadline=60)
     [record] = b.service(doc, "staging/web")["history"]
     assert record["action"] == "follow" and record["deploymentId"] == started["id"]  # no second deployment
     assert _primary(sandbox, "staging", "web")["rolloutState"] == "COMPLETED"
+
+
+def _frozen_in_flight(sandbox, cluster: str, service: str, *, speed: float) -> bool:
+    """Stop the sandbox clock while looking; leave it stopped when the PRIMARY rollout is in flight."""
+    sandbox.set_speed(0)
+    if _primary(sandbox, cluster, service)["rolloutState"] == "IN_PROGRESS":
+        return True
+    sandbox.set_speed(speed)
+    return False
 
 
 def test_git_server_going_away_and_coming_back(sandbox, git, daemons, tmp_path: Path) -> None:

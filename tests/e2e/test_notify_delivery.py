@@ -8,7 +8,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -111,12 +111,26 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
+@dataclass
+class Logs:
+    """Everything logged: call it for the text (structlog events and stdlib records, DEBUG included)."""
+
+    events: list[dict[str, Any]]
+    caplog: pytest.LogCaptureFixture
+
+    def __call__(self) -> str:
+        return json.dumps(self.events, default=str) + self.caplog.text
+
+    def retry_delays(self) -> list[float]:
+        """The waits the notifier chose before each retry."""
+        return [e["delay_seconds"] for e in self.events if e.get("event") == "notify_retry"]
+
+
 @pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], str]]:
-    """Everything logged (structlog events and stdlib records, DEBUG included)."""
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[Logs]:
     caplog.set_level(logging.DEBUG)
     with capture_logs() as captured:
-        yield lambda: json.dumps(captured, default=str) + caplog.text
+        yield Logs(captured, caplog)
 
 
 def notifier(dest: Any, **kw: Any) -> Notifier:
@@ -139,11 +153,12 @@ def test_slack_webhook_sync_report_with_commit_author_and_image(receiver: Receiv
 
 def test_slack_webhook_429_retry_after_is_retried_once_then_delivered(receiver: Receiver, logs) -> None:
     receiver.script[HOOK_PATH] = [(429, {"Retry-After": "1"}, b"rate_limited")]
-    # Backoff alone would wait 30 s: delivery within the flush timeout proves Retry-After was used.
+    # Backoff alone would wait an hour: the wait chosen (and delivery at all) proves Retry-After was used.
     n = notifier(SlackWebhookDestination("hook", receiver.url(HOOK_PATH)),
-                 retry=RetryPolicy(max_attempts=3, backoff_seconds=30, max_backoff_seconds=30))
+                 retry=RetryPolicy(max_attempts=3, backoff_seconds=3600, max_backoff_seconds=3600))
     n.emit(event("sync_failed"))
-    assert n.flush(10)
+    assert n.flush(60)  # a bound for a loaded machine, not a speed check
+    assert logs.retry_delays() == [1.0]
     assert len(receiver.wait_for(2)) == 2
     s = n.stats.snapshot()
     assert (s["retried"], s["delivered"], n.stats.dropped) == (1, 1, 0)
@@ -196,9 +211,10 @@ def test_web_api_429_then_ok(receiver: Receiver, logs) -> None:
     receiver.script["/api/chat.postMessage"] = [
         (429, {"Retry-After": "1", "Content-Type": "application/json"}, b'{"ok":false,"error":"ratelimited"}')]
     n = notifier(SlackApiDestination("bot", TOKEN, "C0CHANNEL", InMemoryThreadStore(), base_url=receiver.url("/api/")),
-                 retry=RetryPolicy(max_attempts=3, backoff_seconds=30, max_backoff_seconds=30))
+                 retry=RetryPolicy(max_attempts=3, backoff_seconds=3600, max_backoff_seconds=3600))
     n.emit(event("drift_detected"))
-    assert n.flush(10)
+    assert n.flush(60)  # a bound for a loaded machine, not a speed check
+    assert logs.retry_delays() == [1.0]
     assert [r.path for r in receiver.wait_for(2)] == ["/api/chat.postMessage"] * 2
     assert n.stats.snapshot()["delivered"] == 1
     n.close()

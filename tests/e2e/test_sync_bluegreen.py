@@ -1,11 +1,12 @@
 """`reconciler sync` of CODE_DEPLOY services end to end: canary, alarm rollback, attach after a kill."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from test_sync_helpers import by_key, copy_examples, describe, image_of, popen_cli, run_cli, set_image, sync_json
+
+from reconciler.sandbox.pytest_plugin import TEST_SPEED
 
 pytestmark = pytest.mark.e2e
 
@@ -70,49 +71,63 @@ def test_alarm_rolls_the_canary_back(sandbox_factory, tmp_path):
     assert describe(sandbox, "production", "api")["taskDefinition"] == before
 
 
-def _killed_mid_deployment(sandbox_factory, tmp_path: Path, service: str, tag: str, *, speed: float,
-                           until: str) -> tuple:
-    """A sandbox where `sync` of production/<service> at <tag> was killed as soon as it printed `until`."""
+def _killed_mid_deployment(sandbox_factory, tmp_path: Path, service: str, tag: str, *, until: str) -> tuple:
+    """A sandbox where `sync` of production/<service> at <tag> was killed as soon as it printed `until`.
+
+    The sandbox clock stands still from just before the sync until the caller restarts it, so the
+    deployment is still in flight when the test looks, however slow the machine (no race)."""
     from reconciler.sandbox.pytest_plugin import EXAMPLE_SEED
 
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=speed)
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED)
     repo = copy_examples(tmp_path)
     set_image(repo, "production", service, tag)
+    sandbox.set_speed(0)
     _start_then_kill(sandbox, "--repo", str(repo), "--env", "production", "--service", service, until=until)
     return sandbox, repo
 
 
+def _resume(sandbox, repo: Path, service: str) -> tuple[int, str]:
+    """Sync production/<service> again; the clock starts once it said it follows the deployment, so
+    the deployment cannot end before the new process looked (it would be recorded, not followed)."""
+    proc = popen_cli(sandbox, "sync", "--repo", str(repo), "--env", "production", "--service", service)
+    try:
+        lines = _read_until(proc, "already in progress")
+        sandbox.set_speed(TEST_SPEED)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return proc.returncode, "".join(lines) + out + err
+
+
 def test_sync_killed_mid_deployment_attaches_to_it_on_restart(sandbox_factory, tmp_path):
-    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "web", "1.5.0", speed=8.0,
-                                           until="production/web: running")
+    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "web", "1.5.0", until="production/web: running")
     svc = describe(sandbox, "production", "web")
     [primary] = [d for d in svc["deployments"] if d["status"] == "PRIMARY"]
     assert primary["rolloutState"] == "IN_PROGRESS"
     ecs = sandbox.client("ecs")
     revisions_before = ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"]
 
-    code, data = sync_json(sandbox, repo, "--env", "production", "--service", "web")
-    assert code == 0, data
-    web = by_key(data)["production/web"]
-    assert web["action"] == "follow" and web["status"] == "succeeded"
-    assert web["deploymentId"] == primary["id"]  # the same deployment, not a second one
+    code, out = _resume(sandbox, repo, "web")
+    assert code == 0, out
+    assert f"following deployment {primary['id']} already in progress" in out  # the same one, not a second
+    assert f"production/web: follow succeeded - ECS deployment {primary['id']} completed" in out
     after = describe(sandbox, "production", "web")
     assert [d["id"] for d in after["deployments"]] == [primary["id"]]
+    assert after["deployments"][0]["rolloutState"] == "COMPLETED"
     assert ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"] == revisions_before
 
 
 def test_restart_during_codedeploy_follows_the_active_deployment(sandbox_factory, tmp_path):
-    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "api", "2.1.0", speed=10.0,
+    sandbox, repo = _killed_mid_deployment(sandbox_factory, tmp_path, "api", "2.1.0",
                                            until="started CodeDeploy deployment")
     cd = sandbox.client("codedeploy")
     [active] = cd.list_deployments(applicationName="api", deploymentGroupName="api-production",
                                    includeOnlyStatuses=["Created", "Queued", "InProgress", "Ready"])["deployments"]
-    result = run_cli(sandbox, "sync", "--repo", str(repo), "--env", "production", "--service", "api",
-                     "--output", "json")
-    data = json.loads(result.stdout)
-    assert result.returncode == 0, data
-    assert by_key(data)["production/api"]["deploymentId"] == active
-    assert by_key(data)["production/api"]["status"] == "succeeded"
+    code, out = _resume(sandbox, repo, "api")
+    assert code == 0, out
+    assert f"following CodeDeploy deployment {active} already in progress" in out
+    assert f"production/api: update succeeded - CodeDeploy deployment succeeded; deployment {active};" in out
+    assert cd.get_deployment(deploymentId=active)["deploymentInfo"]["status"] == "Succeeded"
     assert len(cd.list_deployments(applicationName="api", deploymentGroupName="api-production")["deployments"]) == 1
 
 
