@@ -64,7 +64,7 @@ def test_the_matrix_scan_finds_a_leaked_secret(tmp_path: Path) -> None:
     """conftest's scan is not vacuous: a secret in a log or the git config is found."""
     from types import SimpleNamespace
 
-    from conftest import secret_findings
+    from conftest import chat_findings, secret_findings
 
     (tmp_path / "cache" / "repo" / ".git").mkdir(parents=True)
     (tmp_path / "cache" / "repo" / ".git" / "config").write_text(f"url = https://{GIT_TOKEN}@host/r.git\n")
@@ -72,3 +72,7 @@ def test_the_matrix_scan_finds_a_leaked_secret(tmp_path: Path) -> None:
     fake = SimpleNamespace(log_path=tmp_path / "d.log", proc=None, env={"RECONCILER_CACHE_DIR": str(tmp_path / "cache")})
     assert secret_findings(fake, [GIT_TOKEN, TOKEN, GITLAB_SECRET]) == {("log", TOKEN[:6]),
                                                                           ("repo/.git/config", GIT_TOKEN[:6])}
+    chat = [SimpleNamespace(path=HOOK_PATH, body=b'{"text": "deployed"}'),
+            SimpleNamespace(path="/api/chat.postMessage", body=f'{{"text": "{GITLAB_SECRET}"}}'.encode())]
+    assert chat_findings(chat, [GIT_TOKEN, TOKEN, GITLAB_SECRET, HOOK_PATH.rsplit("/", 1)[-1]]) == {
+        ("chat", GITLAB_SECRET[:6])}  # the webhook's own URL is not a leak; a secret in a body is
