@@ -106,3 +106,96 @@ def test_rollout_rolled_back_while_nobody_led_is_recorded_not_repeated(mode, san
         fixed = repo.commit("web 1.4.1 instead")
         b.wait_for(synced(KEY, commit=fixed), "the next change applied", deadline=90)
         assert FAILED_TAG not in tags(sandbox)
+
+
+def test_codedeploy_deployment_rolled_back_while_nobody_led_is_recorded_not_repeated(sandbox_factory, receiver,
+                                                                                    daemons, tmp_path: Path) -> None:
+    """The same through CodeDeploy: the group's deployment is stopped by its alarm and rolled back
+    (a codeDeployRollback deployment) while nobody leads; the next leader records the stopped one."""
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=30.0)  # the 1-minute canary bake lasts 2 s
+    create_state_table(sandbox)
+    api = "production/api"
+    cd = sandbox.client("codedeploy")
+
+    def deployments(**kw) -> list[str]:
+        return cd.list_deployments(applicationName="api", deploymentGroupName="api-production", **kw)["deployments"]
+
+    with GitDaemon(tmp_path / "srv") as server:
+        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
+        single_service_repo(repo, "production", "api")
+        common = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
+                      lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
+        config = notify_config(tmp_path, receiver, api=False)
+        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **common)
+        daemons.append(a.start())
+        a.wait_for(synced(api, commit=repo.head()), "first sync", deadline=90)
+        before = set(deployments())
+
+        set_image(repo, "production", "api", "2.1.0")
+        change = repo.commit("api 2.1.0")
+        wait(lambda: set(deployments(includeOnlyStatuses=["InProgress"])) - before, "the deployment to start")
+        a.kill()
+        [started] = set(deployments()) - before
+        assert sandbox.fire_alarm("api-production-5xx")  # CodeDeploy stops it and rolls back, nobody leads
+        wait(lambda: cd.get_deployment(deploymentId=started)["deploymentInfo"]["status"] == "Failed"
+             and not deployments(includeOnlyStatuses=["Created", "Queued", "InProgress"]), "the rollback to end")
+
+        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **common)
+        daemons.append(b.start())
+        doc = b.wait_for(lambda s: (((s.get("services") or {}).get(api) or {}).get("history") or [{}])[0].get("commit")
+                         == change, "the failure recorded", deadline=90)
+        record = doc["services"][api]["history"][0]
+        assert record["status"] == "rolled_back" and record["deploymentId"] == started, record
+        cycles = doc["cycles"]
+        b.wait_for(lambda s: s["cycles"] >= cycles + 4, "a few more full cycles")
+        mine = [d for d in set(deployments()) - before
+                if cd.get_deployment(deploymentId=d)["deploymentInfo"]["creator"] != "codeDeployRollback"]
+        assert mine == [started]  # 1 deployment for the change, never started again
+        finals = final_reports(receiver, change)
+        assert len(finals) == 1 and "Rolled back" in finals[0], finals
+
+
+def test_native_deployment_rolled_back_while_nobody_led_is_recorded_not_repeated(sandbox_factory, receiver, daemons,
+                                                                               tmp_path: Path) -> None:
+    """The same through ECS-native CANARY: the circuit breaker rolls the service deployment back
+    (ROLLBACK_SUCCESSFUL) while nobody leads; the next leader records it by its ARN."""
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=30.0)
+    create_state_table(sandbox)
+    checkout = "production/checkout"
+    ecs = sandbox.client("ecs")
+
+    def history() -> list[dict]:
+        return ecs.list_service_deployments(cluster="production", service="checkout")["serviceDeployments"]
+
+    with GitDaemon(tmp_path / "srv") as server:
+        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
+        single_service_repo(repo, "production", "checkout")
+        common = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
+                      lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
+        config = notify_config(tmp_path, receiver, api=False)
+        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **common)
+        daemons.append(a.start())
+        a.wait_for(synced(checkout, commit=repo.head()), "first sync", deadline=90)
+        before = {b["serviceDeploymentArn"] for b in history()}
+
+        sandbox.fail_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/checkout:3.1.0")
+        set_image(repo, "production", "checkout", "3.1.0")
+        change = repo.commit("checkout 3.1.0: an image whose tasks cannot start")
+        wait(lambda: {b["serviceDeploymentArn"] for b in history()} - before, "the deployment to start")
+        a.kill()
+        [started] = {b["serviceDeploymentArn"] for b in history()} - before
+        wait(lambda: next(b["status"] for b in history() if b["serviceDeploymentArn"] == started)
+             == "ROLLBACK_SUCCESSFUL", "the rollback to end", deadline=90)
+
+        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **common)
+        daemons.append(b.start())
+        doc = b.wait_for(lambda s: (((s.get("services") or {}).get(checkout) or {}).get("history") or [{}])[0]
+                         .get("commit") == change, "the failure recorded", deadline=90)
+        record = doc["services"][checkout]["history"][0]
+        assert record["status"] == "rolled_back" and record["deploymentId"] == started, record
+        assert "circuit breaker" in doc["services"][checkout]["lastError"]
+        cycles = doc["cycles"]
+        b.wait_for(lambda s: s["cycles"] >= cycles + 4, "a few more full cycles")
+        assert {b_["serviceDeploymentArn"] for b_ in history()} - before == {started}  # never deployed again
+        finals = final_reports(receiver, change)
+        assert len(finals) == 1 and "Rolled back" in finals[0], finals
