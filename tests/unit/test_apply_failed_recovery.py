@@ -18,6 +18,7 @@ from reconciler.apply.progress import Progress
 from reconciler.apply.recovery import attempted, failed_code_deploy, failed_service_deployment
 from reconciler.apply.result import Outcome
 from reconciler.apply.rolling import RollingWaiter
+from reconciler.aws.errors import AwsAccessDenied, AwsServerError
 from reconciler.daemon.policy import ServiceMemory, decide
 from reconciler.events import CommitInfo, ListSink
 from reconciler.model import (
@@ -174,6 +175,26 @@ def test_without_a_failure_in_aws_or_when_a_person_asks_it_is_deployed() -> None
         _applier(ListSink(), ecs, attempts).apply(_update({**OURS, ATTEMPT_TAG: MARK}), environments={"staging": ENV},
                                                   record_failed=record)
         assert ecs.updates and FAILED_TAG not in {k for t in ecs.tagged for k in t}
+
+
+class UnreadableAttempts:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def failure(self, env: Environment, name: str, spec: Any, live: LiveService) -> Outcome | None:
+        raise self.error
+
+
+def test_an_unreadable_history_defers_the_deployment_but_a_denied_read_does_not_block_it() -> None:
+    ecs = DeployingEcs()
+    outage = UnreadableAttempts(AwsServerError("500", service="ecs", action="ListServiceDeployments"))
+    [web] = _applier(ListSink(), ecs, outage).apply(_update({**OURS, ATTEMPT_TAG: MARK}), environments={"staging": ENV},
+                                                   record_failed=True).services
+    assert web.status == "skipped" and ecs.updates == []  # the next cycle looks again
+    denied = UnreadableAttempts(AwsAccessDenied("no", service="ecs", action="ListServiceDeployments"))
+    _applier(ListSink(), ecs, denied).apply(_update({**OURS, ATTEMPT_TAG: MARK}), environments={"staging": ENV},
+                                            record_failed=True)
+    assert ecs.updates  # a role without the permission: deployed as before the check existed
 
 
 def test_the_attempt_is_tagged_before_a_deployment_starts() -> None:
