@@ -19,8 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -128,6 +132,28 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profiler(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """py-spy (a dev tool, `pip install py-spy`) sampling `pid` into `out` (speedscope JSON) until stopped."""
+    if out is None:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", "speedscope",
+                             "--output", str(out), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        proc.wait(timeout=60)
+
+
 def wait(pred: Callable[[], bool], deadline: float, what: str, interval: float = 0.01) -> float:
     """Poll `pred`; returns the monotonic time it first held."""
     end = time.monotonic() + deadline
@@ -192,17 +218,25 @@ def warm_daemon(tmp: Path, sandbox: Sandbox, server: GitDaemon, **settings: str)
 
 
 # ----- the two measurements ------------------------------------------------------
-def bench_size(n: int, tmp: Path, pushes: int = 1) -> dict[str, object]:
+def bench_size(n: int, tmp: Path, pushes: int = 1, profile: Path | None = None) -> dict[str, object]:
     with Sandbox(seed=bench_seed(), speed=600.0) as sandbox, GitDaemon(tmp / "srv") as server:
         repo, setup_s = populate(n, tmp, sandbox, server)
         d, cold_s = warm_daemon(tmp, sandbox, server, drift_interval=str(DRIFT))
+        assert d.proc is not None
         try:
             # Drift scans every DRIFT s; git does not move: a warm scan is a no-op cycle.
             cycles = full_cycles(metrics(d))
             wait(lambda: full_cycles(metrics(d)) > cycles, 600, "a warm full cycle", 0.05)
+            spy = profiler(d.proc.pid, profile / f"noop-{n}.speedscope.json" if profile else None)
+            spy_sandbox = profiler(os.getpid(), profile / f"sandbox-noop-{n}.speedscope.json" if profile else None)
             before = metrics(d)
-            wait(lambda: full_cycles(metrics(d)) > full_cycles(before), 600, "no-op cycle", 0.05)
+            # CPU over the cycle: the daemon's, and this process's (the sandbox's, plus light polling).
+            cpu0 = cpu_seconds(d.proc.pid), time.process_time()
+            wait(lambda: full_cycles(metrics(d)) > full_cycles(before), 600, "no-op cycle", 0.2)
+            cpu = cpu_seconds(d.proc.pid) - cpu0[0], time.process_time() - cpu0[1]
             after = metrics(d)
+            stop_profiler(spy)
+            stop_profiler(spy_sandbox)
             wall = after['reconciler_cycle_duration_seconds_sum{kind="full"}'] - \
                 before['reconciler_cycle_duration_seconds_sum{kind="full"}']
             heads = after.get('reconciler_git_head_checks_total{result="ok"}', 0) - \
@@ -212,6 +246,7 @@ def bench_size(n: int, tmp: Path, pushes: int = 1) -> dict[str, object]:
             target = "svc-0000"
             td_path = f"environments/staging/{target}/taskdef.json"
             samples = []
+            spy = profiler(d.proc.pid, profile / f"push-{n}.speedscope.json" if profile else None)
             for k in range(pushes):
                 old = primary_taskdefs(sandbox, [target])[target]
                 repo.write(td_path, bumped(repo.read(td_path), k))
@@ -222,8 +257,10 @@ def bench_size(n: int, tmp: Path, pushes: int = 1) -> dict[str, object]:
                                 "UpdateService", 0.002)
                 samples.append(round(t_update - t_push, 3))
                 time.sleep(0.5)
+            stop_profiler(spy)
             return {"services": n, "noop_calls": delta(calls(after), calls(before)), "git_head_checks": int(heads),
                     "describe_services_budget": math.ceil(n / 10), "noop_wall_s": round(wall, 3),
+                    "noop_daemon_cpu_s": round(cpu[0], 3), "noop_sandbox_cpu_s": round(cpu[1], 3),
                     "rss_mib": memory.get("VmRSS"), "peak_rss_mib": memory.get("VmHWM"),
                     "push_to_update_s": statistics.median(samples), "push_samples_s": samples,
                     "setup_s": round(setup_s, 1), "cold_first_cycle_s": round(cold_s, 1)}
@@ -269,11 +306,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1,100,1000")
     ap.add_argument("--pushes", type=int, default=5, help="pushes measured per size (their median is reported)")
+    ap.add_argument("--profile", type=Path, help="directory for py-spy profiles of the measured daemon "
+                    "(no-op cycles and pushes, speedscope format; needs `pip install py-spy`)")
     ap.add_argument("--throttled", type=int, default=200, help="services in the throttled rollout (0: skip)")
     args = ap.parse_args()
     for n in [int(x) for x in args.sizes.split(",") if x]:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(bench_size(n, Path(tmp), args.pushes)), flush=True)
+            print(json.dumps(bench_size(n, Path(tmp), args.pushes, args.profile)), flush=True)
     if args.throttled:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(bench_throttled(args.throttled, Path(tmp))), flush=True)

@@ -190,7 +190,7 @@ def describe_services(state: SandboxState, body: dict[str, Any], moto: MotoCall)
             continue
         out = render_service(state, svc)
         if "TAGS" in (body.get("include") or []):
-            out["tags"] = moto_compat.ecs_backend(state.account, state.region).list_tags_for_resource(svc.arn)
+            out["tags"] = moto_compat.ecs_service_tags(state.account, state.region, svc.cluster_name, svc.name, svc.arn)
         services.append(out)
     return {"services": services, "failures": failures}
 

@@ -70,6 +70,17 @@ def ecs_backend(account: str, region: str) -> Any:
     return ecs_backends[account][region]
 
 
+def ecs_service_tags(account: str, region: str, cluster: str, name: str, arn: str) -> list[dict[str, str]]:
+    """A service's tags, found by moto's own key (`cluster:name`): moto's `list_tags_for_resource`
+    scans every service and renders each one's ARN, O(N) per call and O(N²) per DescribeServices
+    sweep of a large cluster (64 % of the sandbox's time in a 1000-service no-op scan)."""
+    backend = ecs_backend(account, region)
+    service = backend.services.get(f"{cluster}:{name}")
+    if service is not None and service.arn == arn:
+        return service.tags
+    return backend.list_tags_for_resource(arn)
+
+
 def ecr_backend(account: str, region: str) -> Any:
     from moto.ecr.models import ecr_backends
 

@@ -233,3 +233,19 @@ def test_list_services_pages_like_ecs(sandbox: Sandbox) -> None:
     assert set(names) <= set(listed) and len(listed) == len(set(listed)) and all(len(p["serviceArns"]) <= 5 for p in pages)
     with pytest.raises(ClientError, match="maxResults"):
         ecs.list_services(cluster="production", maxResults=101)
+
+
+def test_describe_services_tags_are_each_services_own(sandbox: Sandbox) -> None:
+    """Tags are looked up by cluster and name (moto's own lookup scans every service per call): the same
+    name in two clusters keeps its own tags, and a TagResource after creation shows."""
+    ecs = sandbox.client("ecs")
+    arn = web_taskdef(ecs, "1.4.2")
+    for cluster in ("production", "staging"):
+        ecs.create_service(cluster=cluster, serviceName="twin", taskDefinition=arn, desiredCount=0,
+                           launchType="FARGATE", networkConfiguration=NET, tags=[{"key": "home", "value": cluster}])
+    staging = ecs.describe_services(cluster="staging", services=["twin"])["services"][0]
+    ecs.tag_resource(resourceArn=staging["serviceArn"], tags=[{"key": "later", "value": "yes"}])
+    for cluster in ("production", "staging"):
+        tags = ecs.describe_services(cluster=cluster, services=["twin"], include=["TAGS"])["services"][0]["tags"]
+        assert {"key": "home", "value": cluster} in tags
+        assert ({"key": "later", "value": "yes"} in tags) == (cluster == "staging")
