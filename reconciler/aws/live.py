@@ -9,7 +9,7 @@ so they are cached by ARN.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
 from reconciler.aws.clients import AwsClients
@@ -21,6 +21,13 @@ log = get_logger(__name__)
 
 DESCRIBE_SERVICES_MAX = 10
 SCALABLE_TARGETS_MAX = 50
+
+#: Called between two read calls of one sweep: a caller's yield point (it may raise to abandon the sweep).
+Between = Callable[[], None]
+
+
+def _nothing() -> None:
+    return None
 
 
 class Tag(TypedDict):
@@ -69,11 +76,14 @@ class LiveReader:
         self.cache = cache or TaskDefinitionCache()
 
     # -- services -------------------------------------------------------------
-    def describe_services(self, env: Environment, names: list[str]) -> dict[str, dict[str, Any]]:
+    def describe_services(self, env: Environment, names: list[str],
+                          between: Between = _nothing) -> dict[str, dict[str, Any]]:
         """Existing (non-INACTIVE) services by name; missing ones are simply absent."""
         ecs = self.clients.client("ecs", env)
         found: dict[str, dict[str, Any]] = {}
-        for batch in chunks(sorted(set(names)), DESCRIBE_SERVICES_MAX):
+        for i, batch in enumerate(chunks(sorted(set(names)), DESCRIBE_SERVICES_MAX)):
+            if i:
+                between()
             resp = ecs.describe_services(cluster=env.cluster, services=batch, include=["TAGS"])
             for svc in resp.get("services", []):
                 if svc.get("status") != "INACTIVE":
@@ -87,7 +97,7 @@ class LiveReader:
             names.extend(arn.rsplit("/", 1)[-1] for arn in page.get("serviceArns", []))
         return names
 
-    def autoscaled_services(self, env: Environment, names: list[str]) -> set[str]:
+    def autoscaled_services(self, env: Environment, names: list[str], between: Between = _nothing) -> set[str]:
         """Services with an Application Auto Scaling target on DesiredCount.
 
         Their desiredCount belongs to the scaler, not to git ([ecs-dg] service-auto-scaling).
@@ -97,7 +107,9 @@ class LiveReader:
         aas = self.clients.client("application-autoscaling", env)
         found: set[str] = set()
         ids = [f"service/{env.cluster}/{n}" for n in sorted(set(names))]
-        for batch in chunks(ids, SCALABLE_TARGETS_MAX):
+        for i, batch in enumerate(chunks(ids, SCALABLE_TARGETS_MAX)):
+            if i:
+                between()
             try:
                 resp = aas.describe_scalable_targets(
                     ServiceNamespace="ecs", ResourceIds=batch, ScalableDimension="ecs:service:DesiredCount")
@@ -122,20 +134,23 @@ class LiveReader:
         return td, tags
 
     # -- one environment ----------------------------------------------------------
-    def read_environment(self, env: Environment, wanted: Iterable[str], *, list_owned: bool = True) -> LiveEnvironment:
-        """Services git declares plus services tagged as ours for this environment."""
+    def read_environment(self, env: Environment, wanted: Iterable[str], *, list_owned: bool = True,
+                         between: Between = _nothing) -> LiveEnvironment:
+        """Services git declares plus services tagged as ours for this environment. `between` runs
+        between two DescribeServices / DescribeScalableTargets calls (a drift scan's yield point)."""
         try:
             check_account(self.clients, env)
             names = set(wanted)
             if list_owned:
                 names |= set(self.list_service_names(env))
-            described = self.describe_services(env, sorted(names))
+            described = self.describe_services(env, sorted(names), between)
             wanted_set = set(wanted)
             relevant = {
                 name: svc for name, svc in described.items()
                 if name in wanted_set or self._is_ours(svc, env.name)
             }
-            autoscaled = self.autoscaled_services(env, sorted(relevant))
+            between()
+            autoscaled = self.autoscaled_services(env, sorted(relevant), between)
             services: dict[str, LiveService] = {}
             for name, svc in relevant.items():
                 td, td_tags = (None, ())
@@ -165,9 +180,10 @@ def wanted_services(desired: DesiredState) -> dict[str, list[str]]:
 
 
 def read_live_state(reader: LiveReader, environments: Mapping[str, Environment],
-                    wanted: Mapping[str, Iterable[str]], *, list_owned: bool = True) -> dict[str, LiveEnvironment]:
+                    wanted: Mapping[str, Iterable[str]], *, list_owned: bool = True,
+                    between: Between = _nothing) -> dict[str, LiveEnvironment]:
     """Read every environment; one unreadable environment does not hide the others."""
     return {
-        name: reader.read_environment(env, wanted.get(name, ()), list_owned=list_owned)
+        name: reader.read_environment(env, wanted.get(name, ()), list_owned=list_owned, between=between)
         for name, env in sorted(environments.items())
     }

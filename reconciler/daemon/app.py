@@ -126,7 +126,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
         if sharding is not None:  # only environments with a shard held here are read
             sharding.observe(envs)
             envs = {name: env for name, env in envs.items() if sharding.owns_environment(name)}
-        return read_live_state(reader, envs, wanted_services(desired))
+        # A drift scan gives way to a push between DescribeServices batches (Reconciler.checkpoint).
+        return read_live_state(reader, envs, wanted_services(desired), between=lambda: reconciler.checkpoint("reading"))
 
     def read_scoped(desired: DesiredState, keys: Collection[str]) -> Any:
         """Only `keys` (a push's changed services), in batches of 10 as always; no ListServices."""

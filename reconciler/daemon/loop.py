@@ -79,6 +79,14 @@ class CycleResult:
     scoped: int | None = None   # a push cycle that read and planned only this many changed services
 
 
+class Preempted(Exception):
+    """Raised at a yield point of a drift scan (Reconciler.checkpoint) when a push is waiting."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(stage)
+        self.stage = stage
+
+
 #: Reports of a retried deployment that say nothing new when the commit failed before.
 RETRY_QUIET = frozenset({"sync_started", "sync_failed", "sync_rolled_back"})
 
@@ -132,6 +140,8 @@ class Reconciler:
         self.read_scoped = read_scoped
         #: Set by the Daemon: given the commit being scanned, is a push for another commit waiting?
         self.interrupted: Callable[[str], bool] = lambda sha: False
+        #: The commit of the drift scan now reading or planning, while it may give way (loop thread).
+        self._yielding_for: str | None = None
         self.sink, self.board, self.metrics, self.settings = sink, board, metrics, settings
         self.is_leader, self.stopping, self.clock = is_leader, stopping, clock
         self.snapshot: Snapshot | None = None
@@ -190,7 +200,16 @@ class Reconciler:
 
     def _build_plan(self, desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str, *,
                     only: Collection[str] | None = None) -> Plan:
-        return build_plan(desired, live, instance, only=only, canon=lambda spec: self.canon.get(desired.commit, spec))
+        return build_plan(desired, live, instance, only=only, canon=lambda spec: self.canon.get(desired.commit, spec),
+                          step=lambda: self.checkpoint("planning"))
+
+    def checkpoint(self, stage: str = "reading") -> None:
+        """A yield point of a drift scan: between DescribeServices batches (the live reader) and
+        between services (the planner). Raises Preempted when the scan may give way and a push is
+        waiting; a no-op anywhere else (push cycles, retries, applying: writes are never cut)."""
+        sha = self._yielding_for
+        if sha is not None and self.interrupted(sha):
+            raise Preempted(stage)
 
     # -- the cycle --------------------------------------------------------------------
     def cycle(self, *, full: bool) -> CycleResult:
@@ -265,14 +284,28 @@ class Reconciler:
             return self._reconcile(snapshot, git_moved, git_ok="git" not in self._degraded,
                                    preemptible=not (git_moved or retry_due), base=base)
 
-    def _preempted(self, sha: str, preemptible: bool, stage: str) -> bool:
-        """A drift scan of an unchanged commit gives way to a push waiting behind it: finishing the
-        scan first would delay the deployment by a whole scan. The push runs next (as a push cycle),
-        the scan, still due, right after it (runner.Daemon.loop)."""
-        if preemptible and self.interrupted(sha):
-            log.info("drift_scan_preempted", stage=stage)
-            return True
-        return False
+    def _read_and_plan(self, desired: DesiredState, sha: str, preemptible: bool,
+                       scope: frozenset[str] | None) -> tuple[Mapping[str, LiveEnvironment], Plan] | None:
+        """Live state and plan; None when a drift scan of an unchanged commit gave way to a push
+        waiting behind it (before reading, between DescribeServices batches, between services):
+        finishing the scan first would delay the deployment by a whole scan. Nothing was written
+        or recorded by then; the push runs next (as a push cycle), the scan, still due, right
+        after it from the start (runner.Daemon.loop)."""
+        self._yielding_for = sha if preemptible else None
+        try:
+            self.checkpoint("before-read")
+            live = self.read_live(desired) if scope is None or self.read_scoped is None else \
+                self.read_scoped(desired, scope)
+            self.checkpoint("before-plan")
+            only = scope if self.owns is None else self._owned(desired, live, scope)
+            plan = self.planner(desired, live, self.settings.instance) if only is None else \
+                self.planner(desired, live, self.settings.instance, only=only)
+        except Preempted as exc:
+            log.info("drift_scan_preempted", stage=exc.stage)
+            return None
+        finally:
+            self._yielding_for = None
+        return live, plan
 
     def _push_scope(self, base: str | None, desired: DesiredState) -> frozenset[str] | None:
         """The services a push cycle needs to look at, or None for all of them (a complete cycle).
@@ -311,17 +344,15 @@ class Reconciler:
             return CycleResult(full=True, ok=False, commit=sha, git_moved=git_moved)
         self._recover("manifests")
         self._report_issues(desired, snapshot.commit)
-        if self._preempted(sha, preemptible, "before-read"):
-            return CycleResult(full=False, ok=True, commit=sha, preempted=True)
         scope = self._push_scope(base, desired)
         if scope is not None and self.owns is not None:
             scope = frozenset(k for k in scope if self.owns(k))
         if scope is not None:
             log.info("push_scoped", services=len(scope))
-        live = self.read_live(desired) if scope is None or self.read_scoped is None else \
-            self.read_scoped(desired, scope)
-        if self._preempted(sha, preemptible, "before-plan"):
+        read = self._read_and_plan(desired, sha, preemptible, scope)
+        if read is None:
             return CycleResult(full=False, ok=True, commit=sha, preempted=True)
+        live, plan = read
         aws_ok = True
         for name, env_live in live.items():
             if env_live.error:
@@ -329,9 +360,6 @@ class Reconciler:
                 self._degrade(f"aws:{name}", f"AWS unreadable for environment {name}", env_live.error)
             else:
                 self._recover(f"aws:{name}")
-        only = scope if self.owns is None else self._owned(desired, live, scope)
-        plan = self.planner(desired, live, self.settings.instance) if only is None else \
-            self.planner(desired, live, self.settings.instance, only=only)
         now = self.clock()
         self.board.set_daemon(syncWindows={name: in_force(env.sync_windows, now)
                                            for name, env in sorted(desired.environments.items()) if env.sync_windows})

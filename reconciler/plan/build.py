@@ -59,10 +59,12 @@ def _plan_orphans(env_name: str, orphans: list[LiveService], declared_count: int
 
 def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], instance: str, *,
                only: Collection[str] | None = None,
-               canon: Callable[[ServiceSpec], DesiredCanon] | None = None) -> Plan:
+               canon: Callable[[ServiceSpec], DesiredCanon] | None = None,
+               step: Callable[[], None] | None = None) -> Plan:
     """Plan every declared, broken and orphaned service; with `only` (keys `env/name`), just those
     (a push's changed services, read alone). The prune guards still count the whole environment.
-    `canon` gives each service's normalised git side when a caller keeps them (per commit)."""
+    `canon` gives each service's normalised git side when a caller keeps them (per commit);
+    `step` runs before each declared service is compared (a caller's yield point: it may raise)."""
     def wanted(key: str) -> bool:
         return only is None or key in only
 
@@ -86,6 +88,8 @@ def build_plan(desired: DesiredState, live: Mapping[str, LiveEnvironment], insta
                                      reason=f"live state unreadable: {why}") for s in specs)
             continue
         for spec in sorted(specs, key=lambda s: s.name):
+            if step is not None:
+                step()
             plans.append(_plan_declared(spec, live_env.services.get(spec.name), instance,
                                         effective_policy(spec, env.sync_policy), canon(spec) if canon else None))
         declared = {s.name for s in every} | {k.partition("/")[2] for k in broken_here}

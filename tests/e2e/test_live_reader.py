@@ -95,3 +95,24 @@ def test_account_mismatch_is_refused(aws_env):
     result = live.read_environment(env, ["svc-00"])
     assert result.error and "refusing" in result.error and not result.services
     assert counter.get("ecs", "DescribeServices") == 0  # nothing read from the wrong account
+
+
+def test_between_runs_between_read_calls_and_can_abandon_the_sweep(aws_env):
+    """A drift scan's yield point: `between` runs between two DescribeServices calls (not before the
+    first), and what it raises ends the sweep there, not reported as AWS unreadable."""
+    names = make_services(aws_env, 25)
+    live, counter = reader()
+    env = Environment(name="bulk", cluster="bulk", region="eu-west-1")
+    seen: list[int] = []
+    live.read_environment(env, names, between=lambda: seen.append(counter.get("ecs", "DescribeServices")))
+    assert seen[:2] == [1, 2] and counter.get("ecs", "DescribeServices") == 3
+
+    class GiveWay(Exception):
+        pass
+
+    def give_way() -> None:
+        raise GiveWay
+
+    with pytest.raises(GiveWay):
+        live.read_environment(env, names, between=give_way)
+    assert counter.get("ecs", "DescribeServices") == 4  # one more call, then it gave way

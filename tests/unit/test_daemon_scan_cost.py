@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from test_daemon_loop import SHA1, SHA2, Harness
 
+from reconciler.apply import ApplyResult
 from reconciler.aws.taskdefs import (
     AWS_REGISTER_RATE,
     REGISTER_BURST,
@@ -16,9 +17,11 @@ from reconciler.aws.taskdefs import (
 )
 from reconciler.daemon.cache import DesiredCache
 from reconciler.daemon.leader import Leadership
+from reconciler.daemon.loop import CycleResult
 from reconciler.daemon.runner import Daemon
 from reconciler.daemon.wakeup import Wakeup
-from reconciler.model import DesiredState, FieldChange
+from reconciler.model import DesiredState, FieldChange, LiveEnvironment
+from reconciler.plan import Plan
 from reconciler.source.hooks import PushHint
 
 IMAGE = FieldChange("taskDefinition/containerDefinitions/web/image", "web:2", "web:1")
@@ -103,6 +106,83 @@ def test_scan_preempted_between_read_and_plan() -> None:
     assert r.preempted and h.world.plans == 1 and pushed == [True]
 
 
+def test_scan_gives_way_between_describe_batches_and_the_push_is_served_before_it_finishes() -> None:
+    """A push that arrives while a drift scan reads AWS is deployed before the scan's remaining
+    DescribeServices batches are read; the scan then runs again from the start (real Daemon loop)."""
+    h = Harness()
+    wakeup = Wakeup()
+    trace: list[tuple[str, int]] = []
+    scans = [0]
+
+    def read_live(desired: DesiredState) -> dict:
+        scans[0] += 1
+        for batch in range(10):  # 100 services: ten DescribeServices calls, a yield point between two
+            if batch:
+                h.rec.checkpoint("reading")
+            trace.append((f"scan{scans[0]}", batch))
+            if scans[0] == 2 and batch == 3:  # the push lands mid-scan
+                h.source.head = SHA2
+                h.world.services["staging/web"] = ("update", (IMAGE,), {})
+                wakeup.notify("webhook", hint(SHA2))
+        return {"staging": LiveEnvironment("staging")}
+
+    def read_scoped(desired: DesiredState, keys: object) -> dict:
+        trace.append(("push-read", 0))
+        return {"staging": LiveEnvironment("staging")}
+
+    def apply(plan: Plan, **kwargs: object) -> ApplyResult:
+        trace.append(("apply " + ",".join(sp.key for sp in plan.services), 0))
+        return applier_apply(plan, **kwargs)
+
+    applier_apply = h.applier.apply
+    h.applier.apply = apply  # type: ignore[method-assign]
+    h.rec.read_live, h.rec.read_scoped = read_live, read_scoped
+    h.rec.planner = lambda desired, live, instance, only=None: h.world.plan(desired, live, instance)
+    h.rec.cycle(full=True)  # the first, complete cycle (never preemptible: git moved)
+    cycles: list[CycleResult] = []
+
+    def on_cycle(result: CycleResult, started: float) -> None:
+        cycles.append(result)
+        if result.full and result.commit == SHA2:
+            daemon.request_stop()
+
+    daemon = Daemon(h.rec, wakeup, Leadership(None), drift_interval=3600, on_cycle=on_cycle)
+    daemon.loop()  # the drift scan is due at once
+    assert [(c.preempted, c.full, c.commit) for c in cycles] == [(True, False, SHA1), (False, False, SHA2),
+                                                                  (False, True, SHA2)]
+    scan2 = [b for who, b in trace if who == "scan2"]
+    assert scan2 == [0, 1, 2, 3]  # stopped at the next yield point, six batches unread
+    served = trace.index(("apply staging/web", 0))
+    assert trace[served - 1] == ("push-read", 0) and trace.index(("scan2", 3)) < served
+    assert [b for who, b in trace[served:] if who == "scan3"] == list(range(10))  # the scan, again, in full
+    assert h.board.daemon["cycles"] == 3  # the first cycle, the push, the scan; the given-way scan is not one
+
+
+def test_scan_gives_way_between_services_while_planning() -> None:
+    h = Harness()
+    h.rec.cycle(full=True)
+    planned: list[int] = []
+    pushed: list[bool] = []
+    h.rec.interrupted = lambda sha: bool(pushed)
+
+    def planner(desired: DesiredState, live: object, instance: str) -> Plan:
+        for i in range(100):
+            h.rec.checkpoint("planning")  # build_plan's step, before each service
+            planned.append(i)
+            if i == 5:
+                pushed.append(True)
+        raise AssertionError("the scan should have given way")
+
+    h.rec.planner = planner
+    r = h.rec.cycle(full=True)
+    assert r.preempted and planned == list(range(6))
+    h.rec.interrupted = lambda sha: True
+    h.rec.planner = h.world.plan
+    h.source.head = SHA2
+    r = h.rec.cycle(full=False)  # a push cycle never gives way, whatever is waiting
+    assert not r.preempted and r.git_moved and h.rec.checkpoint("reading") is None
+
+
 def test_push_pending_only_for_git_triggers_of_another_commit() -> None:
     wakeup = Wakeup()
     h = Harness()
@@ -135,8 +215,6 @@ def test_register_pacing_keeps_a_margin_below_aws_rate() -> None:
 def test_push_after_a_preempted_scan_runs_as_a_push_cycle_then_the_scan() -> None:
     """The push a scan stepped aside for is not made a complete cycle (which would cost what the
     scan costs); the drift scan, still due, runs right after it."""
-    from reconciler.daemon.loop import CycleResult
-
     class Stub:
         interrupted = None
 

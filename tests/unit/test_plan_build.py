@@ -119,6 +119,25 @@ def test_image_change_is_an_update_with_the_image_path():
     assert plan.changes_pending
 
 
+def test_step_runs_before_each_declared_service_and_may_stop_the_plan():
+    """A caller's yield point (a drift scan giving way to a push): once per declared service, before
+    it is compared; what it raises ends the plan there."""
+    specs = [spec(f"s{i}") for i in range(3)]
+    state, live = desired(*specs), live_env(*(live_from(s) for s in specs))
+    steps: list[int] = []
+    plan = build_plan(state, live, INSTANCE, step=lambda: steps.append(len(steps)))
+    assert steps == [0, 1, 2] and len(plan.services) == 3
+
+    def stop() -> None:
+        if len(steps) == 5:
+            raise TimeoutError("give way")
+        steps.append(len(steps))
+
+    with pytest.raises(TimeoutError):
+        build_plan(state, live, INSTANCE, step=stop)
+    assert steps == [0, 1, 2, 3, 4]
+
+
 def test_missing_service_is_created():
     plan = build_plan(desired(spec()), live_env(), INSTANCE)
     assert actions(plan) == {"staging/web": "create"}
