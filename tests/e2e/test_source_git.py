@@ -124,3 +124,25 @@ def test_symlinks_leaving_the_tree_are_kept_as_links_never_followed(served, tmp_
     assert (snap.root / "b.yaml").read_text() == "two: 2\n"  # the rest of the tree is there
     assert (snap.root / "inside").read_text() == "one: 1\n"
     assert (snap.root / "hosts").is_symlink()  # refused by the loader, not by a crash
+
+
+def test_old_snapshots_leave_at_once_and_are_deleted_off_the_push_path(served, tmp_path: Path) -> None:
+    """Pruned snapshots are renamed away whole under the lock and deleted by a background thread;
+    a leftover of an interrupted deletion is swept by the next prune."""
+    server, repo = served
+    src = GitSource(server.url("manifests"), tmp_path / "cache", subdir="envs", keep_snapshots=2)
+    snapshots = tmp_path / "cache" / "snapshots"
+    leftover = snapshots / ".trash-deadbeef-0000"
+    (leftover / "envs").mkdir(parents=True)
+    (leftover / "envs" / "a.yaml").write_text("old\n")
+    current = src.resolve()
+    shas = [current.sha]
+    for k in range(3):
+        repo.write("envs/a.yaml", f"one: {k}\n").commit(f"c{k}")
+        current = src.resolve(current)
+        shas.append(current.sha)
+        live = sorted(p.name for p in snapshots.iterdir() if not p.name.startswith("."))
+        assert live == sorted(shas[-2:])  # the pruned one is gone from its name at once
+        assert (current.root / "a.yaml").read_text() == f"one: {k}\n"
+    src.wait_pruned(timeout=30)
+    assert sorted(p.name for p in snapshots.iterdir()) == sorted(shas[-2:])  # trash and leftover deleted
