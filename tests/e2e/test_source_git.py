@@ -145,4 +145,24 @@ def test_old_snapshots_leave_at_once_and_are_deleted_off_the_push_path(served, t
         assert live == sorted(shas[-2:])  # the pruned one is gone from its name at once
         assert (current.root / "a.yaml").read_text() == f"one: {k}\n"
     src.wait_pruned(timeout=30)
-    assert sorted(p.name for p in snapshots.iterdir()) == sorted(shas[-2:])  # trash and leftover deleted
+    # Trash and leftover deleted; the newest snapshot has its spare copy, for the next commit's.
+    assert sorted(p.name for p in snapshots.iterdir()) == sorted([*shas[-2:], f".spare-{shas[-1]}"])
+
+
+def test_next_snapshot_starts_from_a_spare_copy_built_in_the_background(served, tmp_path: Path) -> None:
+    server, repo = served
+    repo.write("envs/b/keep.yaml", "kept: 1\n").commit("more")
+    src = GitSource(server.url("manifests"), tmp_path / "cache", subdir="envs")
+    snapshots = tmp_path / "cache" / "snapshots"
+    first = src.resolve()
+    src.wait_pruned(timeout=30)
+    spare = snapshots / f".spare-{first.sha}"
+    assert (spare / "envs" / "b" / "keep.yaml").read_text() == "kept: 1\n"
+    assert (spare / "envs" / "a.yaml").stat().st_ino == (first.root / "a.yaml").stat().st_ino  # hard links
+    repo.write("envs/a.yaml", "one: 2\n").commit("second")
+    second = src.resolve(first)
+    assert not spare.exists()  # taken: renamed into the new snapshot
+    assert (second.root / "a.yaml").read_text() == "one: 2\n" and (first.root / "a.yaml").read_text() == "one: 1\n"
+    assert (second.root / "b" / "keep.yaml").stat().st_ino == (first.root / "b" / "keep.yaml").stat().st_ino
+    src.wait_pruned(timeout=30)
+    assert sorted(p.name for p in snapshots.iterdir() if p.name.startswith(".")) == [f".spare-{second.sha}"]
