@@ -12,6 +12,8 @@ from reconciler.model import Drift, FieldChange, LiveService, ServiceSpec
 
 TASKDEF_PREFIX = "taskDefinition"
 SERVICE_PREFIX = "service"
+#: Live revisions whose drift a DesiredCanon keeps (the running one, one being rolled out, spare).
+LIVE_REVISIONS_KEPT = 4
 
 
 def diff_task_definitions(desired: Mapping[str, Any], live: Mapping[str, Any],
@@ -57,11 +59,33 @@ class DesiredCanon:
         self.spec = spec
         self._taskdef: dict[str, Any] | None = None
         self._service: dict[bool, dict[str, Any]] = {}
+        self._taskdef_drift: dict[tuple[Any, ...], Drift] = {}
+        self.reused = 0  # task-definition drifts served from _taskdef_drift
 
     def task_definition(self) -> dict[str, Any]:
         if self._taskdef is None:
             self._taskdef = normalize_task_definition(self.spec.task_definition)
         return self._taskdef
+
+    def task_definition_drift(self, live: LiveService) -> Drift:
+        """Drift against the live revision, kept per revision ARN and tags: a registered revision
+        never changes (the reader caches it by ARN), nor does this commit's git side, so a scan
+        of an unchanged service normalises and compares its task definition once, not per cycle."""
+        assert live.task_definition is not None
+        arn = live.task_definition.get("taskDefinitionArn")
+        key = (arn, tuple((t.get("key"), t.get("value")) for t in live.task_definition_tags))
+        drift = self._taskdef_drift.get(key) if arn else None
+        if drift is not None:
+            self.reused += 1
+        else:
+            live_td = {"taskDefinition": live.task_definition, "tags": list(live.task_definition_tags)}
+            drift = compare(TASKDEF_PREFIX, self.task_definition(), normalize_task_definition(live_td),
+                            self.spec.gitops.ignore_differences)
+            if arn:
+                if len(self._taskdef_drift) >= LIVE_REVISIONS_KEPT:
+                    self._taskdef_drift.pop(next(iter(self._taskdef_drift)))
+                self._taskdef_drift[key] = drift
+        return drift
 
     def service(self, compare_desired_count: bool) -> dict[str, Any]:
         canon = self._service.get(compare_desired_count)
@@ -106,8 +130,7 @@ def diff_service_spec(spec: ServiceSpec, live: LiveService, canon: DesiredCanon 
         td_drift = Drift(changes=(FieldChange(path=TASKDEF_PREFIX, kind="added", live=None,
                                               desired=canon.task_definition()),))
     else:
-        live_td = {"taskDefinition": live.task_definition, "tags": list(live.task_definition_tags)}
-        td_drift = compare(TASKDEF_PREFIX, canon.task_definition(), normalize_task_definition(live_td), ignore)
+        td_drift = canon.task_definition_drift(live)
     compare_count = not live.autoscaled and spec.service.get("desiredCount") is not None
     canon_live = normalize_service(live.service, compare_desired_count=compare_count)
     canon_desired = canon.service(compare_count)

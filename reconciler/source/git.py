@@ -362,7 +362,7 @@ class GitSource:
             self._pruner = threading.Thread(target=_remove_all, args=(trash,), name="snapshot-prune", daemon=True)
             self._pruner.start()
 
-    def wait_pruned(self, timeout: float | None = None) -> None:
+    def wait_background(self, timeout: float | None = None) -> None:
         """Until pruned snapshots are deleted and the spare copy is built (tests; a process that
         exits just leaves them for later)."""
         for thread in (self._pruner, self._sparer[1] if self._sparer else None):

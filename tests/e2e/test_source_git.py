@@ -73,6 +73,7 @@ def test_https_token_goes_through_askpass_only(tmp_path: Path) -> None:
         assert any(h for h in server.auth_headers)  # the server did demand and get credentials
         config = (tmp_path / "cache" / "repo" / ".git" / "config").read_text()
         assert token not in config and "deployer" not in config
+        src.wait_background(timeout=30)  # the spare copy of the snapshot is being built meanwhile
         for path in (tmp_path / "cache").rglob("*"):
             if path.is_file() and path.stat().st_size < 1_000_000:
                 assert token.encode() not in path.read_bytes(), path
@@ -144,7 +145,7 @@ def test_old_snapshots_leave_at_once_and_are_deleted_off_the_push_path(served, t
         live = sorted(p.name for p in snapshots.iterdir() if not p.name.startswith("."))
         assert live == sorted(shas[-2:])  # the pruned one is gone from its name at once
         assert (current.root / "a.yaml").read_text() == f"one: {k}\n"
-    src.wait_pruned(timeout=30)
+    src.wait_background(timeout=30)
     # Trash and leftover deleted; the newest snapshot has its spare copy, for the next commit's.
     assert sorted(p.name for p in snapshots.iterdir()) == sorted([*shas[-2:], f".spare-{shas[-1]}"])
 
@@ -155,7 +156,7 @@ def test_next_snapshot_starts_from_a_spare_copy_built_in_the_background(served, 
     src = GitSource(server.url("manifests"), tmp_path / "cache", subdir="envs")
     snapshots = tmp_path / "cache" / "snapshots"
     first = src.resolve()
-    src.wait_pruned(timeout=30)
+    src.wait_background(timeout=30)
     spare = snapshots / f".spare-{first.sha}"
     assert (spare / "envs" / "b" / "keep.yaml").read_text() == "kept: 1\n"
     assert (spare / "envs" / "a.yaml").stat().st_ino == (first.root / "a.yaml").stat().st_ino  # hard links
@@ -164,5 +165,5 @@ def test_next_snapshot_starts_from_a_spare_copy_built_in_the_background(served, 
     assert not spare.exists()  # taken: renamed into the new snapshot
     assert (second.root / "a.yaml").read_text() == "one: 2\n" and (first.root / "a.yaml").read_text() == "one: 1\n"
     assert (second.root / "b" / "keep.yaml").stat().st_ino == (first.root / "b" / "keep.yaml").stat().st_ino
-    src.wait_pruned(timeout=30)
+    src.wait_background(timeout=30)
     assert sorted(p.name for p in snapshots.iterdir() if p.name.startswith(".")) == [f".spare-{second.sha}"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 
@@ -136,6 +137,27 @@ def test_step_runs_before_each_declared_service_and_may_stop_the_plan():
     with pytest.raises(TimeoutError):
         build_plan(state, live, INSTANCE, step=stop)
     assert steps == [0, 1, 2, 3, 4]
+
+
+def test_task_definition_drift_is_kept_per_live_revision():
+    """A scan of an unchanged service compares its task definition once per revision, not per cycle;
+    another revision (or other tags) is compared afresh, and the answers match a plan without the cache."""
+    from reconciler.diff import DesiredCanon
+
+    s = spec()
+    canon = DesiredCanon(s)
+    same = live_from(s)
+    newer = live_from(s, image="x/web:1.4.1")
+    newer = replace(newer, task_definition={**newer.task_definition, "taskDefinitionArn": "arn:td/web:4"})
+    plans = [build_plan(desired(s), live_env(live), INSTANCE, canon=lambda _: canon) for live in (same, same, newer)]
+    assert canon.reused == 1
+    assert [actions(p) for p in plans] == [{"staging/web": "in-sync"}] * 2 + [{"staging/web": "update"}]
+    assert plans[2] == build_plan(desired(s), live_env(newer), INSTANCE)
+    retagged = replace(same, task_definition_tags=({"key": "team", "value": "x"},))
+    build_plan(desired(s), live_env(retagged), INSTANCE, canon=lambda _: canon)
+    assert canon.reused == 1  # other tags: compared again
+    build_plan(desired(s), live_env(newer), INSTANCE, canon=lambda _: canon)
+    assert canon.reused == 2
 
 
 def test_missing_service_is_created():
