@@ -130,7 +130,7 @@ def test_kill_point_x_restart_mode(kill_at, mode, sandbox_factory, receiver, dae
     lease durations of the moment it could (the kill, the new leader's start, or the end of a
     deployment it had to follow); a later hand-made change on this selfHeal: false service is
     reported by yet another leader, not reverted."""
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=SPEED)
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED)  # fast until the first sync, then SPEED
     create_state_table(sandbox)  # the lease, and the dedup store that survives the leader
     with GitDaemon(tmp_path / "srv") as server:
         repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
@@ -139,6 +139,7 @@ def test_kill_point_x_restart_mode(kill_at, mode, sandbox_factory, receiver, dae
         a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **COMMON)
         daemons.append(a.start())
         a.wait_for(synced(KEY, commit=repo.head()), "first sync", deadline=90)
+        sandbox.set_speed(SPEED)
         b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **COMMON)
         if mode == "standby":
             daemons.append(b.start())
@@ -196,7 +197,7 @@ def test_final_report_sent_by_a_leader_that_died_before_its_tags_is_not_repeated
     """With the DynamoDB state table: the leader saw the rollout complete, failed to write its tags
     (TagResource answering 500, logged), sent the final report and died. The next leader records
     the service from AWS (tags, /status) and its report is deduplicated against the dead one's."""
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=SPEED)
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED)  # fast until the first sync, then SPEED
     create_state_table(sandbox)
     with GitDaemon(tmp_path / "srv") as server:
         repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
@@ -205,6 +206,7 @@ def test_final_report_sent_by_a_leader_that_died_before_its_tags_is_not_repeated
         a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, aws_max_attempts="2", **COMMON)
         daemons.append(a.start())
         a.wait_for(synced(KEY, commit=repo.head()), "first sync", deadline=90)
+        sandbox.set_speed(SPEED)
         set_image(repo, "production", "web", "1.5.0")
         change = repo.commit("web 1.5.0")
         wait(lambda: primary(sandbox)["rolloutState"] == "IN_PROGRESS", "the deployment to start")
@@ -231,7 +233,7 @@ def test_final_report_sent_by_a_leader_that_died_before_its_tags_is_not_repeated
 
 def test_read_outage_and_ambiguous_register_while_deploying(sandbox_factory, receiver, daemons,
                                                             tmp_path: Path) -> None:
-    sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=SPEED)
+    sandbox = sandbox_factory(seed=EXAMPLE_SEED)  # fast until the first sync, then SPEED
     with GitDaemon(tmp_path / "srv") as server:
         repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
         single_service_repo(repo, "production", "web")
@@ -239,6 +241,7 @@ def test_read_outage_and_ambiguous_register_while_deploying(sandbox_factory, rec
                         environment="production", poll_interval="0.3", drift_interval="1", aws_max_attempts="2")
         daemons.append(a.start())
         a.wait_for(synced(KEY, commit=repo.head()), "first sync", deadline=90)
+        sandbox.set_speed(SPEED)
         before = revisions(sandbox)
 
         sandbox.server_error("RegisterTaskDefinition", 1, after_apply=True)  # registered; the answer is lost
