@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsAccessDenied, AwsError, AwsNotFound
@@ -34,8 +34,21 @@ GET_PARAMETERS_MAX = 10
 HINT_TAGS_MAX = 1000
 
 
+T = TypeVar("T")
+
+
 def _denied(exc: AwsError, permission: str) -> Fact:
     return Fact(exists=None, note=f"the reconciler may not read it ({permission}: {exc.code or 'AccessDenied'})")
+
+
+def _lookup(call: Callable[[], T], permission: str) -> T | Fact:
+    """The answer of a describe call, or the Fact when AWS says the thing is missing or may not be read."""
+    try:
+        return call()
+    except AwsNotFound:
+        return Fact(exists=False)
+    except AwsAccessDenied as exc:
+        return _denied(exc, permission)
 
 
 class AwsReferenceReader:
@@ -115,12 +128,9 @@ class AwsReferenceReader:
     # -- Secrets Manager ---------------------------------------------------------------
     def secret(self, env: Environment, secret: Secret) -> Fact:
         sm = self.clients.client("secretsmanager", env, region=secret.region)
-        try:
-            resp = sm.describe_secret(SecretId=secret.arn)
-        except AwsNotFound:
-            return Fact(exists=False)
-        except AwsAccessDenied as exc:
-            return _denied(exc, "secretsmanager:DescribeSecret")
+        resp = _lookup(lambda: sm.describe_secret(SecretId=secret.arn), "secretsmanager:DescribeSecret")
+        if isinstance(resp, Fact):
+            return resp
         if resp.get("DeletedDate"):
             return Fact(exists=False, note="scheduled for deletion")
         versions = resp.get("VersionIdsToStages") or {}
@@ -147,12 +157,9 @@ class AwsReferenceReader:
         if env.account_id and role.account != env.account_id:
             return Fact(exists=None, note=f"in account {role.account}, not the environment's")
         iam = self.clients.client("iam", env)
-        try:
-            resp = iam.get_role(RoleName=role.name)
-        except AwsNotFound:
-            return Fact(exists=False)
-        except AwsAccessDenied as exc:
-            return _denied(exc, "iam:GetRole")
+        resp = _lookup(lambda: iam.get_role(RoleName=role.name), "iam:GetRole")
+        if isinstance(resp, Fact):
+            return resp
         policy = resp["Role"].get("AssumeRolePolicyDocument") or {}
         if isinstance(policy, str):
             policy = json.loads(urllib.parse.unquote(policy))

@@ -77,14 +77,12 @@ def prepare(args: Any, *, require_service: bool = True) -> tuple[Any, float]:
 
     Returns (desired state, timeout seconds); raises UsageError when the input is unusable.
     """
-    from reconciler.commands._common import fail, load_desired_or_fail
+    from reconciler.commands._common import fail, start
     from reconciler.daemon.config import ConfigError, setting_value
-    from reconciler.log import configure
 
-    configure(level="warning")
     timeout = float(args.timeout)  # parsed by argparse (duration_arg)
     try:
         setting_value("apply_poll_interval")  # checked before anything runs; read again by the applier's wiring
     except ConfigError as exc:
         fail(str(exc))
-    return load_desired_or_fail(args, require_service=require_service), timeout
+    return start(args, require_service=require_service), timeout

@@ -9,17 +9,23 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from reconciler.durations import DurationError, parse_duration
-from reconciler.model import DEFAULT_INSTANCE, DesiredState
+from reconciler.model import DEFAULT_INSTANCE, DesiredState, Environment, ServiceSpec
 
 
 def instance_name() -> str:
     return os.environ.get("RECONCILER_INSTANCE", DEFAULT_INSTANCE)
 
 
-def add_repo_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repo", default=".", help="path of the manifest repository (default: .)")
-    parser.add_argument("--env", dest="env", help="only this environment")
-    parser.add_argument("--service", help="only this service")
+def add_repo_args(parser: argparse.ArgumentParser, *, one_service: bool = False,
+                  repo_help: str = "path of the manifest repository") -> None:
+    """--repo, --env, --service: filters, or (`one_service`) the one service a command acts on."""
+    parser.add_argument("--repo", default=".", help=f"{repo_help} (default: .)")
+    if one_service:
+        parser.add_argument("--env", required=True, help="environment")
+        parser.add_argument("--service", required=True, help="service")
+    else:
+        parser.add_argument("--env", dest="env", help="only this environment")
+        parser.add_argument("--service", help="only this service")
 
 
 def add_output_arg(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +93,23 @@ def load_desired_or_fail(args: argparse.Namespace, *, require_service: bool = Tr
     if require_service and args.service and not has_service(desired, args.service):
         fail(f"no service {args.service!r} in {args.repo}" + (f" (environment {args.env})" if args.env else ""))
     return desired
+
+
+def start(args: argparse.Namespace, *, require_service: bool = True) -> DesiredState:
+    """The start every command that reads the repository shares: quiet logging, then the repo."""
+    from reconciler.log import configure
+
+    configure(level="warning")
+    return load_desired_or_fail(args, require_service=require_service)
+
+
+def one_service(desired: DesiredState, args: argparse.Namespace) -> tuple[Environment, ServiceSpec | None]:
+    """--env (which git must declare) and --service's spec, None when git no longer declares it."""
+    env = desired.environments.get(args.env)
+    if env is None:
+        fail(f"environment {args.env!r} is not declared in {args.repo}")
+    spec = next((s for s in desired.services if s.environment == args.env and s.name == args.service), None)
+    return env, spec
 
 
 def has_service(desired: DesiredState, name: str) -> bool:

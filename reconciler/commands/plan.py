@@ -10,7 +10,7 @@ from reconciler.commands._common import (
     add_repo_args,
     aws_reader_or_fail,
     instance_name,
-    load_desired_or_fail,
+    start,
     use_color,
 )
 from reconciler.commands._windows import windows_json, windows_text
@@ -29,11 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.aws.live import read_live_state, wanted_services
-    from reconciler.log import configure
     from reconciler.plan import build_plan, render_plan_json, render_plan_text
 
-    configure(level="warning")
-    desired = load_desired_or_fail(args)
+    desired = start(args)
     reader = aws_reader_or_fail(desired)
     live = read_live_state(reader, desired.environments, wanted_services(desired),
                            list_owned=not args.service)

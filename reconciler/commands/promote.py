@@ -11,7 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from reconciler.commands._common import fail
+from reconciler.commands._common import add_repo_args, fail
+
+LOCAL_CHECKOUT = "local checkout of the manifest repository"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Copies the image references (tag or digest) of FROM's services into TO's task "
                                    "definitions, container by container, in the local checkout, and prints the diff. "
                                    "Exit 0: changed (or pushed); 1: nothing to promote; 2: error.")
-    p.add_argument("--repo", default=".", help="local checkout of the manifest repository (default: .)")
+    p.add_argument("--repo", default=".", help=f"{LOCAL_CHECKOUT} (default: .)")
     p.add_argument("--from", dest="source", required=True, help="environment to copy images from")
     p.add_argument("--to", dest="target", required=True, help="environment to write")
     p.add_argument("--service", action="append", default=[], help="only this service (repeatable)")
@@ -28,9 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("deploy", help="point a service at another image tag (a git change)",
                        description="Changes the image tag (or sha256 digest) of one container in the local checkout "
                                    "and prints the diff. Exit 0: changed (or pushed); 1: already there; 2: error.")
-    d.add_argument("--repo", default=".", help="local checkout of the manifest repository (default: .)")
-    d.add_argument("--env", required=True, help="environment")
-    d.add_argument("--service", required=True, help="service")
+    add_repo_args(d, one_service=True, repo_help=LOCAL_CHECKOUT)
     d.add_argument("--tag", required=True, help="image tag, or sha256:<digest>")
     d.add_argument("--container", help="container to change (default: the one named like the service, or the only one)")
     _common_write_args(d)

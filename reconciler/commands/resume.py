@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._common import add_output_arg, aws_reader_or_fail, fail, load_desired_or_fail
+from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader_or_fail, fail, one_service, start
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,9 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "lifecycle hook (ContinueServiceDeployment) or a CodeDeploy deployment waiting "
                                    "for traffic reroute (ContinueDeployment). Exit 0: answered; 1: nothing was "
                                    "waiting; 2: usage error.")
-    p.add_argument("--repo", default=".", help="path of the manifest repository (default: .)")
-    p.add_argument("--env", required=True, help="environment")
-    p.add_argument("--service", required=True, help="service")
+    add_repo_args(p, one_service=True)
     p.add_argument("--rollback", action="store_true", help="roll the deployment back instead of continuing it")
     add_output_arg(p)
     p.set_defaults(func=run)
@@ -33,19 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.aws.codedeploy import CodeDeploy
     from reconciler.aws.errors import AwsError
     from reconciler.aws.service_deployments import ServiceDeployments
-    from reconciler.log import configure
 
-    configure(level="warning")
-    desired = load_desired_or_fail(args, require_service=False)
-    if isinstance(desired, int):
-        return desired
-    env = desired.environments.get(args.env)
-    if env is None:
-        return fail(f"environment {args.env!r} is not declared in {args.repo}")
-    spec = next((s for s in desired.services if s.environment == args.env and s.name == args.service), None)
+    desired = start(args, require_service=False)
+    env, spec = one_service(desired, args)
     reader = aws_reader_or_fail(desired)
-    if isinstance(reader, int):
-        return reader
     answerer = Answerer(ServiceDeployments(reader.clients), CodeDeploy(reader.clients))
     try:
         answer = answerer.answer(env, args.service, spec, rollback=args.rollback)

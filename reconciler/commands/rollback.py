@@ -18,7 +18,7 @@ from reconciler.commands._apply_cli import (
     prepare,
     repo_commit,
 )
-from reconciler.commands._common import add_output_arg, aws_reader_or_fail, fail
+from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader_or_fail, one_service
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,9 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "the newer one, so the daemon pauses automated sync of this service until "
                                    "git changes. Exit 0: rolled back (or already there); 1: the rollback "
                                    "failed; 2: usage error.")
-    p.add_argument("--repo", default=".", help="path of the manifest repository (default: .)")
-    p.add_argument("--env", required=True, help="environment")
-    p.add_argument("--service", required=True, help="service")
+    add_repo_args(p, one_service=True)
     p.add_argument("--to", dest="to_revision", type=positive_int, metavar="REVISION",
                    help="revision number of the service's family (default: the previous ACTIVE one)")
     p.add_argument("--deregister", action="store_true", help="deregister the revision rolled back from")
@@ -43,10 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.events import ListSink
 
     desired, timeout = prepare(args, require_service=False)
-    env = desired.environments.get(args.env)
-    if env is None:
-        fail(f"environment {args.env!r} is not declared in {args.repo}")
-    spec = next((s for s in desired.services if s.environment == args.env and s.name == args.service), None)
+    env, spec = one_service(desired, args)
     sha = desired.commit or repo_commit(args.repo)
     reader = aws_reader_or_fail(desired)
     applier = make_applier(reader, ListSink(), max_parallel=1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader_or_fail, fail, load_desired_or_fail
+from reconciler.commands._common import add_output_arg, add_repo_args, aws_reader_or_fail, fail, start
 from reconciler.verify import Verification
 
 
@@ -22,11 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.aws.references import AwsReferenceReader
-    from reconciler.log import configure
     from reconciler.verify import Verifier
 
-    configure(level="warning")
-    desired = load_desired_or_fail(args)
+    desired = start(args)
     reader = aws_reader_or_fail(desired)
     verifier = Verifier(AwsReferenceReader(reader.clients))
     results = []

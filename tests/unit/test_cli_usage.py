@@ -34,3 +34,13 @@ def test_usage_errors_exit_2_with_one_line_on_stderr(argv: list[str], message: s
     assert main([a.format(missing=missing) for a in argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(message.format(missing=missing)) and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["continue"], ["rollback"], ["deploy", "--tag", "1.0"]])
+def test_commands_on_one_service_require_env_and_service(argv: list[str],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """One argument helper (add_repo_args(one_service=True)) for every command that acts on one service."""
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--repo", "."])
+    assert info.value.code == 2
+    assert "the following arguments are required: --env, --service" in capsys.readouterr().err
