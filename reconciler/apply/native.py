@@ -155,11 +155,15 @@ class NativeController:
 
     def wait(self, request: DeployRequest, deployment_id: str, deadline: float, progress: Progress) -> Outcome:
         reported = 0
+        baking_since: float | None = None  # when this follower first saw BAKE_TIME (no AWS field says)
         while True:
             dep = self.service_deployments.describe(request.env, deployment_id)
             if dep is None:
                 return Outcome("failed", deployment_id, f"service deployment {deployment_id} not found")
-            progress(describe_position(dep), "stage")
+            if dep.get("lifecycleStage") == "BAKE_TIME" and baking_since is None:
+                baking_since = self.clock.now()
+            baked = None if baking_since is None else self.clock.now() - baking_since
+            progress(describe_position(dep, baked), "stage")
             found, reported = milestones(dep, reported)
             for key, line in found:
                 # "hook <id>": waiting at a PAUSE hook for ContinueServiceDeployment (milestones above);

@@ -61,10 +61,13 @@ def _pct(value: float) -> str:
     return f"{value:g} %"
 
 
-def describe_position(dep: Mapping[str, Any]) -> str:
+def describe_position(dep: Mapping[str, Any], baked_seconds: float | None = None) -> str:
     """One line for chat and status: "CANARY step 1/2: 10 % (PRODUCTION_TRAFFIC_SHIFT)",
-    "LINEAR step 2/4: 50 %", "paused at POST_TEST_TRAFFIC_SHIFT, expires 14:05, hook ecs-pause-…"."""
-    strategy = str((dep.get("deploymentConfiguration") or {}).get("strategy") or "BLUE_GREEN")
+    "LINEAR step 2/4: 50 %", "paused at POST_TEST_TRAFFIC_SHIFT, expires 14:05, hook ecs-pause-…",
+    "BLUE_GREEN: baking 4 of 10 min" at BAKE_TIME when the caller knows for how long (`baked_seconds`:
+    the ServiceDeployment has no field for it, so the follower counts from when it first saw the stage)."""
+    config = dep.get("deploymentConfiguration") or {}
+    strategy = str(config.get("strategy") or "BLUE_GREEN")
     stage = str(dep.get("lifecycleStage") or "PENDING")
     hook = awaiting_hook(dep)
     if hook is not None:
@@ -72,6 +75,9 @@ def describe_position(dep: Mapping[str, Any]) -> str:
     status = str(dep.get("status") or "")
     if status in ROLLING_BACK:
         return f"{strategy}: rolling back ({stage})"
+    if stage == "BAKE_TIME" and baked_seconds is not None and status not in DONE:
+        total = config.get("bakeTimeInMinutes")
+        return f"{strategy}: baking {int(baked_seconds // 60)}" + (f" of {total:g} min" if total is not None else " min")
     step = step_of(dep)
     if step.number == 0:
         return f"{strategy}: {stage}"

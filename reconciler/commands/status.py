@@ -9,6 +9,7 @@ import urllib.request
 from typing import Any
 
 from reconciler.commands._common import duration_arg, fail
+from reconciler.daemon.status import service_note
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,8 +39,7 @@ def render_text(doc: dict[str, Any]) -> str:
         lines.append(f"INVALID  {issue}")
     rows = [("SERVICE", "SYNC", "HEALTH", "APPLIED", "DEPLOYING / LAST ERROR / REASON")]
     for key, svc in (doc.get("services") or {}).items():
-        note = svc.get("progress") or svc.get("lastError") or (
-            svc.get("reason") if svc.get("sync") != "Synced" else "") or ""
+        note = service_note(svc)
         rows.append((key, svc.get("sync", ""), svc.get("health", ""),
                      str(svc.get("lastAppliedCommit") or "-")[:8], note))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

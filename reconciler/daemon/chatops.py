@@ -22,7 +22,7 @@ from reconciler.chatops.gitedit import EditPlan, apply_edit, commit_message, dep
 from reconciler.chatops.imageedit import EditError
 from reconciler.chatops.permissions import Actor, Permissions
 from reconciler.daemon.approvals import ApprovalGate, ApprovalStore, reopen
-from reconciler.daemon.status import StatusBoard
+from reconciler.daemon.status import StatusBoard, service_note
 from reconciler.log import get_logger
 
 log = get_logger(__name__)
@@ -174,7 +174,7 @@ class ChatOps:
             env, _, name = key.partition("/")
             if (cmd.environment and env != cmd.environment) or (cmd.service and name != cmd.service):
                 continue
-            note = svc.get("lastError") or (svc.get("reason") if svc.get("sync") != "Synced" else "") or ""
+            note = service_note(svc)
             rows.append(f"• *{key}* {svc.get('sync')} / {svc.get('health')}" + (f" — {note}" if note else ""))
         for env in sorted({k.partition("/")[0] for k in services}):
             if cmd.environment in (None, env):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,6 +46,13 @@ class ServiceStatus:
                 "lastAppliedCommit": self.last_applied_commit, "lastError": self.last_error,
                 "progress": self.progress,
                 "history": [r.to_json() for r in reversed(self.history)]}
+
+
+def service_note(svc: Mapping[str, Any]) -> str:
+    """What to show next to a service (`reconciler status`, chat `status`): the deployment being
+    followed (stage, step, traffic, pause, bake), else the last error, else why it is not in sync."""
+    return str(svc.get("progress") or svc.get("lastError") or (
+        svc.get("reason") if svc.get("sync") != "Synced" else "") or "")
 
 
 class StatusBoard:

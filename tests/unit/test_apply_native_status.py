@@ -68,3 +68,52 @@ def test_a_resent_target_group_pair_keeps_the_live_order() -> None:
     assert sent == [lb("green", "blue", 9090)]  # the port change goes out, the swap stays
     changed = explicit_removals({"loadBalancers": [lb("blue", "other")]}, live)["loadBalancers"]
     assert changed == [lb("blue", "other")]  # a real change of the pair is sent as git says
+
+
+BLUE_GREEN = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10}
+
+
+def test_bake_time_line_says_how_long_it_baked_when_the_follower_knows() -> None:
+    baking = dep(stage="BAKE_TIME", weight=100.0, config=BLUE_GREEN)
+    assert describe_position(baking, baked_seconds=4 * 60 + 59) == "BLUE_GREEN: baking 4 of 10 min"
+    assert describe_position(baking) == "BLUE_GREEN step 1/1: 100 % (BAKE_TIME)"  # nobody counted: no figure
+    ended = dep(status="SUCCESSFUL", stage="BAKE_TIME", weight=100.0, config=BLUE_GREEN)
+    assert describe_position(ended, 600.0) == "BLUE_GREEN step 1/1: 100 % (BAKE_TIME)"  # ended: no bake line
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class _Deployments:
+    """DescribeServiceDeployments answers: traffic shift, then BAKE_TIME for 5 polls, then done."""
+
+    def __init__(self) -> None:
+        self.answers = [dep(stage="PRODUCTION_TRAFFIC_SHIFT", weight=100.0, config=BLUE_GREEN)] + \
+            [dep(stage="BAKE_TIME", weight=100.0, config=BLUE_GREEN)] * 5 + \
+            [dep(status="SUCCESSFUL", stage="CLEAN_UP", weight=100.0, config=BLUE_GREEN)]
+
+    def describe(self, env: Any, arn: str) -> dict[str, Any] | None:
+        return self.answers.pop(0)
+
+
+def test_the_controller_counts_the_bake_from_when_it_first_saw_the_stage() -> None:
+    from reconciler.apply.deployments import DeployRequest
+    from reconciler.apply.native import NativeController
+    from reconciler.apply.progress import Progress
+    from reconciler.model import Environment
+
+    lines: list[str] = []
+    controller = NativeController(None, _Deployments(), _Clock(), poll_interval=60.0)  # type: ignore[arg-type]
+    request = DeployRequest(Environment("prod", "prod", "eu-west-1"), "web", "arn:td:2", {}, None)
+    outcome = controller.wait(request, "arn:sd/1", deadline=10_000.0,
+                              progress=Progress("prod/web", lambda key, line: lines.append(line)))
+    assert outcome.status == "succeeded"
+    assert [line for line in lines if "baking" in line] == [f"BLUE_GREEN: baking {n} of 10 min" for n in range(5)]

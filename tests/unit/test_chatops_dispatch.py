@@ -46,6 +46,8 @@ def test_reads_answer_in_the_channel_at_once() -> None:
     status = h.slash("status staging", user="U0ANYONE")
     assert status["response_type"] == "in_channel" and "*staging/web* Synced / Healthy" in status["text"]
     assert "production" not in status["text"]
+    h.board.update("staging", "web", health="Progressing", progress="BLUE_GREEN: baking 4 of 10 min")
+    assert "*staging/web* Synced / Progressing — BLUE_GREEN: baking 4 of 10 min" in h.slash("status staging")["text"]
     assert "`/reconciler deploy ENV SERVICE TAG`" in h.slash("help")["text"]
     assert h.responses == []
 
