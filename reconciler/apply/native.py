@@ -13,7 +13,14 @@ from typing import Any
 
 from reconciler.apply.clock import Clock
 from reconciler.apply.deployments import CODE_DEPLOY, Deployments, DeployRequest, Running, Started, controller_kind
-from reconciler.apply.native_status import awaiting_hook, describe_position, outcome_of, step_line, step_of
+from reconciler.apply.native_status import (
+    awaiting_hook,
+    describe_position,
+    outcome_of,
+    position_key,
+    step_line,
+    step_of,
+)
 from reconciler.apply.progress import Progress
 from reconciler.apply.result import Outcome, released
 from reconciler.apply.rolling import MAX_REASONS, add_stop_reason
@@ -155,15 +162,15 @@ class NativeController:
 
     def wait(self, request: DeployRequest, deployment_id: str, deadline: float, progress: Progress) -> Outcome:
         reported = 0
-        baking_since: float | None = None  # when this follower first saw BAKE_TIME (no AWS field says)
+        position: tuple[tuple[str, float], float] | None = None  # (where, first seen): no AWS field says
         while True:
             dep = self.service_deployments.describe(request.env, deployment_id)
             if dep is None:
                 return Outcome("failed", deployment_id, f"service deployment {deployment_id} not found")
-            if dep.get("lifecycleStage") == "BAKE_TIME" and baking_since is None:
-                baking_since = self.clock.now()
-            baked = None if baking_since is None else self.clock.now() - baking_since
-            progress(describe_position(dep, baked), "stage")
+            now = self.clock.now()
+            if position is None or position[0] != position_key(dep):
+                position = (position_key(dep), now)
+            progress(describe_position(dep, now - position[1]), "stage")
             found, reported = milestones(dep, reported)
             for key, line in found:
                 # "hook <id>": waiting at a PAUSE hook for ContinueServiceDeployment (milestones above);

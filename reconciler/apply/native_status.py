@@ -61,11 +61,32 @@ def _pct(value: float) -> str:
     return f"{value:g} %"
 
 
+def bake_minutes(dep: Mapping[str, Any]) -> float | None:
+    """How long the current position bakes: BAKE_TIME's bakeTimeInMinutes, or the bake after the
+    traffic step just reached (CANARY/LINEAR); None when it does not bake, 0.0 when AWS's default applies."""
+    config = dep.get("deploymentConfiguration") or {}
+    stage = dep.get("lifecycleStage")
+    if stage == "BAKE_TIME":
+        return float(config.get("bakeTimeInMinutes") or 0.0)
+    step = step_of(dep)
+    if stage != "PRODUCTION_TRAFFIC_SHIFT" or step.number == 0:
+        return None
+    percent, bake = production_steps(config)[step.number - 1]
+    return bake / 60.0 if bake > 0 and abs(percent - step.percent) < 1e-6 else None
+
+
+def position_key(dep: Mapping[str, Any]) -> tuple[str, float]:
+    """Stage and production weight: a new key is a new position, whose bake starts counting."""
+    return (str(dep.get("lifecycleStage") or ""),
+            float((dep.get("targetServiceRevision") or {}).get("requestedProductionTrafficWeight") or 0.0))
+
+
 def describe_position(dep: Mapping[str, Any], baked_seconds: float | None = None) -> str:
     """One line for chat and status: "CANARY step 1/2: 10 % (PRODUCTION_TRAFFIC_SHIFT)",
     "LINEAR step 2/4: 50 %", "paused at POST_TEST_TRAFFIC_SHIFT, expires 14:05, hook ecs-pause-…",
-    "BLUE_GREEN: baking 4 of 10 min" at BAKE_TIME when the caller knows for how long (`baked_seconds`:
-    the ServiceDeployment has no field for it, so the follower counts from when it first saw the stage)."""
+    and while a position bakes, when the caller knows for how long (`baked_seconds`: the
+    ServiceDeployment has no field for it, so the follower counts from when it first saw the
+    position): "CANARY step 1/2: 10 % → baking 4 of 10 min", "BLUE_GREEN: baking 4 of 10 min"."""
     config = dep.get("deploymentConfiguration") or {}
     strategy = str(config.get("strategy") or "BLUE_GREEN")
     stage = str(dep.get("lifecycleStage") or "PENDING")
@@ -75,10 +96,11 @@ def describe_position(dep: Mapping[str, Any], baked_seconds: float | None = None
     status = str(dep.get("status") or "")
     if status in ROLLING_BACK:
         return f"{strategy}: rolling back ({stage})"
-    if stage == "BAKE_TIME" and baked_seconds is not None and status not in DONE:
-        total = config.get("bakeTimeInMinutes")
-        return f"{strategy}: baking {int(baked_seconds // 60)}" + (f" of {total:g} min" if total is not None else " min")
     step = step_of(dep)
+    total = bake_minutes(dep) if baked_seconds is not None and status not in DONE else None
+    if total is not None:
+        baking = f"baking {int((baked_seconds or 0.0) // 60)}" + (f" of {total:g} min" if total else " min")
+        return f"{strategy}: {baking}" if stage == "BAKE_TIME" else f"{step_line(dep, step.number)} → {baking}"
     if step.number == 0:
         return f"{strategy}: {stage}"
     return f"{step_line(dep, step.number)} ({stage})"

@@ -81,6 +81,14 @@ def test_bake_time_line_says_how_long_it_baked_when_the_follower_knows() -> None
     assert describe_position(ended, 600.0) == "BLUE_GREEN step 1/1: 100 % (BAKE_TIME)"  # ended: no bake line
 
 
+def test_a_traffic_step_that_bakes_says_so_and_the_last_one_does_not() -> None:
+    canary = {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 10}}
+    assert describe_position(dep(weight=10.0, config=canary), 125.0) == "CANARY step 1/2: 10 % → baking 2 of 10 min"
+    assert describe_position(dep(weight=100.0, config=canary), 125.0) == "CANARY step 2/2: 100 % (PRODUCTION_TRAFFIC_SHIFT)"
+    assert describe_position(dep(weight=50.0), 61.0) == "LINEAR step 2/4: 50 % → baking 1 of 1 min"
+    assert describe_position(dep(weight=0.0, stage="SCALE_UP"), 61.0) == "LINEAR: SCALE_UP"
+
+
 class _Clock:
     def __init__(self) -> None:
         self.t = 1000.0
