@@ -436,6 +436,9 @@ class Reconciler:
                 log.info("service_planned", action=sp.action, decision=choice.kind if choice else None, reason=reason)
         self.board.update(sp.environment, sp.name, sync=sync, health=health, action=sp.action, reason=reason,
                           drift=sp.drift.paths())
+        if choice is not None and choice.kind == "failed" and not self.board.service(sp.environment, sp.name).last_error:
+            # Recorded in AWS (failed-spec tag) by an earlier leader: /status says so after a restart too.
+            self.board.update(sp.environment, sp.name, last_error=reason)
 
     def _report_issues(self, desired: DesiredState, commit: CommitInfo) -> None:
         issues = tuple(sorted(str(i) for i in desired.errors))

@@ -331,3 +331,21 @@ def test_a_standby_that_saw_a_rollout_in_flight_applies_the_change_after_its_rol
     h.leader = True
     h.rec.cycle(full=True)
     assert h.applier.calls == [["staging/web"]] and "drift_detected" not in h.kinds()
+
+
+def test_restart_keeps_a_failure_recorded_in_aws_and_does_not_apply_it() -> None:
+    """The failed-spec tag (written by whoever observed AWS fail the deployment): not applied again,
+    and /status says why, also for a daemon that never saw the failure itself."""
+    from reconciler.model import FAILED_TAG
+
+    h = Harness()
+    spec = _spec("web:2")
+    h.world.specs["staging/web"] = spec
+    h.world.services["staging/web"] = ("update", (FieldChange("taskDefinition/image", "web:2", "web:1"),),
+                                       {FAILED_TAG: applied_marker(spec)})
+    h.rec.cycle(full=True)
+    h.rec.cycle(full=True)
+    assert h.applier.calls == [] and "drift_detected" not in h.kinds()
+    web = h.board.to_json()["services"]["staging/web"]
+    assert web["sync"] == "OutOfSync" and "rolled back" in web["lastError"]
+    assert h.rec.cycle(full=True).next_retry_at is None  # no retry is due: nothing to wake up for
