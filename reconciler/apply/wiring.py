@@ -16,7 +16,7 @@ from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import EcsWriter
 from reconciler.aws.live import LiveReader
 from reconciler.aws.service_deployments import ServiceDeployments
-from reconciler.aws.taskdefs import TaskDefinitions, TokenBucket
+from reconciler.aws.taskdefs import Pacer, TaskDefinitions
 from reconciler.aws.tasks import TaskRunner
 from reconciler.events import ReportSink
 from reconciler.verify import Verifier
@@ -25,7 +25,7 @@ from reconciler.verify import Verifier
 def build_applier(clients: AwsClients, reader: LiveReader, instance: str, sink: ReportSink, *,
                   max_parallel: int = 8, clock: Clock | None = None, poll_interval: float = 5.0,
                   on_progress: ProgressCallback | None = None,
-                  register_bucket: TokenBucket | None = None, verifier: Verifier | None = None) -> Applier:
+                  register_bucket: Pacer | None = None, verifier: Verifier | None = None) -> Applier:
     clock = clock or SystemClock()
     ecs = EcsWriter(clients)
     codedeploy = CodeDeploy(clients)

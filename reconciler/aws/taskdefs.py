@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.live import LiveReader, Tag
@@ -30,6 +30,12 @@ REGISTER_INTERVAL_MARGIN = 1.05
 REGISTER_RATE = AWS_REGISTER_RATE / REGISTER_INTERVAL_MARGIN
 #: How many of the newest ACTIVE revisions are checked for a reusable one.
 REUSE_LOOKBACK = 10
+
+
+class Pacer(Protocol):
+    """Paces RegisterTaskDefinition: `acquire()` returns once a call may go (and how long it waited)."""
+
+    def acquire(self) -> float: ...
 
 
 class TokenBucket:
@@ -96,7 +102,7 @@ def register_bucket_from_env(environ: Mapping[str, str] | None = None) -> TokenB
 class TaskDefinitions:
     """RegisterTaskDefinition and friends for one reconciler process."""
 
-    def __init__(self, clients: AwsClients, reader: LiveReader, bucket: TokenBucket | None = None) -> None:
+    def __init__(self, clients: AwsClients, reader: LiveReader, bucket: Pacer | None = None) -> None:
         self.clients = clients
         self.reader = reader
         self.bucket = bucket or register_bucket_from_env()

@@ -107,6 +107,14 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
             lease = DynamoLease(clients, cfg.state_table, cfg.lease_name or cfg.instance, cfg.holder,
                                 duration=cfg.lease_duration, region=cfg.state_region)
     leadership = sharding or Leadership(lease, cfg.lease_renew_interval)
+    pacer: Any = register_bucket
+    if sharding is not None and cfg.shard_register_pacing == "table":
+        from reconciler.aws.ratelimit import SharedBucket
+
+        # One bucket for all replicas; this replica's share of the rate if the table cannot be read.
+        pacer = SharedBucket(clients, cfg.state_table or "", cfg.instance, "RegisterTaskDefinition",
+                             rate=register_bucket.base_rate, burst=register_bucket.base_burst,
+                             fallback=register_bucket, region=cfg.state_region)
     fence = Fence(leadership)
     # Before every HTTP attempt of every AWS call; a fenced write never leaves: no AWS call.
     clients.counter.add_guard(fence.check, on_refused=metrics.fenced_write)
@@ -142,7 +150,7 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
 
     applier = build_applier(clients, reader, cfg.instance, sink, max_parallel=cfg.max_parallel,
                             poll_interval=cfg.apply_poll_interval, verifier=make_verifier(clients),
-                            on_progress=board.progress, register_bucket=register_bucket)
+                            on_progress=board.progress, register_bucket=pacer)
     settings = LoopSettings(instance=cfg.instance, apply_wait=cfg.apply_wait, apply_timeout=cfg.apply_timeout,
                             backoff_base=cfg.backoff_base, backoff_max=cfg.backoff_max)
     daemon_ref: list[Daemon] = []

@@ -48,6 +48,7 @@ _DURATION = BeforeValidator(parse_duration)
 Flag = Annotated[bool, BeforeValidator(_bool)]
 #: Seconds, spelled `90`, `90s`, `30m`, `1h30m` or `1.5h` (reconciler.durations).
 Duration = Annotated[float, _DURATION]
+Pacing = Annotated[Literal["table", "share"], BeforeValidator(lambda v: str(v).strip().lower())]
 LogLevel = Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(lambda v: str(v).strip().lower())]
 
 
@@ -103,6 +104,9 @@ class DaemonConfig(BaseModel):
         False, "share the environments among the replicas, each shard under its own lease (needs the state table)")
     shard_split: str = setting(
         "", "environments split into K shards by service name hash, e.g. `production=4,staging=2` (others: 1)")
+    shard_register_pacing: Pacing = setting(
+        "table", "sharded RegisterTaskDefinition pacing: `table` (one bucket in the state table for all replicas) "
+        "or `share` (each replica paces at rate / live replicas)")
     shard_signal_interval: Duration = setting(
         1.0, "time between reads of the push signal (sharded: how fast a push heard by another replica arrives)")
     # reconciling
@@ -281,7 +285,7 @@ def help_table() -> str:
 
 #: The settings a sharded deployment tunes (the table of docs/daemon.md, "Sharding").
 SHARD_SETTINGS = ("state_table", "shards", "shard_split", "lease_duration", "lease_renew_interval",
-                  "shard_signal_interval", "holder_id")
+                  "shard_signal_interval", "shard_register_pacing", "holder_id")
 
 
 def docs_table(only: tuple[str, ...] | None = None) -> str:

@@ -31,26 +31,26 @@ TOKEN = "shards-webhook-token"
 SECRETS = [TOKEN]
 
 
-def seed() -> dict[str, Any]:
-    """The example world (VPC, roles, ECR tags) with one empty cluster per environment."""
+def seed(envs: list[str] = ENVS) -> dict[str, Any]:
+    """The example world (VPC, roles, ECR tags) with one empty cluster per environment (also bench/)."""
     doc = yaml.safe_load(EXAMPLE_SEED.read_text())
     doc.pop("services", None)
     doc.pop("codedeploy", None)
-    doc["clusters"] = ENVS
+    doc["clusters"] = list(envs)
     return doc
 
 
-def write_repo(repo: ManifestRepo, tag: str) -> None:
-    """Rolling services cloned from staging/web, without load balancer or hooks (fast to roll)."""
+def write_repo(repo: ManifestRepo, tag: str, envs: list[str] = ENVS, names: list[str] = SERVICES) -> None:
+    """Rolling services cloned from staging/web, without load balancer or hooks (fast to roll; also bench/)."""
     example = EXAMPLES / "environments" / "staging" / "web"
     service = yaml.safe_load(example.joinpath("service.yaml").read_text())
     service.pop("loadBalancers", None)
     service["gitops"].pop("hooks", None)
     taskdef = json.loads(example.joinpath("taskdef.json").read_text())
-    for env in ENVS:
+    for env in envs:
         repo.write(f"environments/{env}/environment.yaml", f"cluster: {env}\nregion: eu-west-1\n"
                    "syncPolicy:\n  automated: true\n  selfHeal: false\n")
-        for name in SERVICES:
+        for name in names:
             td = json.loads(json.dumps(taskdef))
             td["family"] = f"{name}-{env}"
             td["containerDefinitions"][0]["image"] = f"{REGISTRY}/web:{tag}"

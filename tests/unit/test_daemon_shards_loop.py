@@ -7,6 +7,7 @@ from pathlib import Path
 
 from test_daemon_loop import SHA2, FakeApplier, FakeSource, World
 
+from reconciler.daemon.approvals import MemoryKeyValue
 from reconciler.daemon.loop import LoopSettings, Reconciler, RelaySink
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.sharding import ShardSink, SharedWakeup, SignalWatcher
@@ -80,19 +81,8 @@ def test_reports_are_sent_by_the_holder_of_their_shard() -> None:
         ("sync_succeeded", "staging"), ("approval_needed", "staging"), ("reconciler_degraded", None)]
 
 
-class Table:
-    def __init__(self) -> None:
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get(self, namespace: str, key: str) -> str | None:
-        return self.data.get((namespace, key))
-
-    def put(self, namespace: str, key: str, value: str, ttl_seconds: float | None = None) -> None:
-        self.data[(namespace, key)] = value
-
-
 def test_a_push_heard_by_one_replica_wakes_every_replica_once() -> None:
-    table = Table()
+    table = MemoryKeyValue()
     a, b = SharedWakeup(table, "inst"), SharedWakeup(table, "inst")
     watch_a, watch_b = SignalWatcher(a), SignalWatcher(b)
     table.put("signals#inst", "git", '{"seq": "old"}')

@@ -94,3 +94,18 @@ def test_three_replicas_with_their_shares_stay_within_the_account_rate_together(
                 break
             sent += 1
     assert 60 <= sent <= 60 + 20, sent
+
+
+def test_sharding_settings_are_checked_with_the_variable_named() -> None:
+    from reconciler.daemon.config import ConfigError, DaemonConfig
+
+    git = {"RECONCILER_GIT_URL": "https://example.invalid/m.git"}
+    with pytest.raises(ConfigError, match="RECONCILER_SHARDS needs RECONCILER_STATE_TABLE"):
+        DaemonConfig.load({**git, "RECONCILER_SHARDS": "true"})
+    with pytest.raises(ConfigError, match="RECONCILER_SHARD_SPLIT: 'production=0'"):
+        DaemonConfig.load({**git, "RECONCILER_SHARDS": "true", "RECONCILER_STATE_TABLE": "t",
+                           "RECONCILER_SHARD_SPLIT": "production=0"})
+    cfg = DaemonConfig.load({**git, "RECONCILER_SHARDS": "true", "RECONCILER_STATE_TABLE": "t",
+                             "RECONCILER_SHARD_SPLIT": "production=4"})
+    assert cfg.shards and ShardLayout.parse(cfg.shard_split).ranges("production") == 4
+    assert not DaemonConfig.load(git).shards  # off by default
