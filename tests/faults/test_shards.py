@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -127,6 +128,9 @@ def test_three_replicas_share_eight_environments_and_take_over_a_killed_one(sand
             assert shared[-1]["replicas"] == 3 and shared[-1]["rate"] == pytest.approx(100 / 3, abs=0.01)
             mine = set((d.status() or {}).get("services") or {})
             assert mine and all(ShardLayout().shard_of(k) in held(d) for k in mine)  # only its own shards
+            _, text = d.get("/metrics")
+            exported = set(re.findall(r'^reconciler_shard_held\{shard="([^"]+)"\} 1\.0$', text, re.M))
+            assert exported == held(d) and "reconciler_replicas 3.0" in text
 
         # A push announced to one replica only: all three roll out their part (deployments frozen).
         sandbox.set_speed(0)
