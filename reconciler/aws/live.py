@@ -36,16 +36,22 @@ class Tag(TypedDict):
 
 
 class TaskDefinitionCache:
-    """Task definitions by ARN. Safe to share between threads and cycles."""
+    """Task definitions by ARN, least recently used dropped first. Safe to share between threads
+    and cycles. The bound is far above what one replica carries (a revision per service plus those
+    being rolled out): below it a drift scan never describes a task definition twice; with the
+    oldest-inserted dropped instead, 10,000 services over a 5,000 bound re-described every one."""
 
-    def __init__(self, max_entries: int = 5000) -> None:
+    def __init__(self, max_entries: int = 50_000) -> None:
         self._items: dict[str, tuple[dict[str, Any], tuple[Tag, ...]]] = {}
         self._lock = threading.Lock()
         self._max = max_entries
 
     def get(self, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]] | None:
         with self._lock:
-            return self._items.get(arn)
+            item = self._items.pop(arn, None)
+            if item is not None:
+                self._items[arn] = item  # most recently used last
+            return item
 
     def put(self, arn: str, td: dict[str, Any], tags: Iterable[Tag]) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ JSON is parsed through the same loader (JSON is YAML 1.2 flow style), so
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,12 +78,14 @@ class LineLoader(yaml.SafeLoader):
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise yaml.constructor.ConstructorError(
                         None, None, "mapping keys must be scalars", key_node.start_mark)
-                child = (*path, str(key))
+                # Keys interned: every service repeats the same field names, kept once (memory at 10,000 services).
+                name = sys.intern(str(key))
+                child = (*path, name)
                 line = key_node.start_mark.line + 1
-                if str(key) in result:
+                if name in result:
                     self.duplicates.append((child, line))
                 self.lines[child] = line
-                result[str(key)] = self._build(value_node, child)
+                result[name] = self._build(value_node, child)
             return result
         if isinstance(node, yaml.SequenceNode):
             items = []

@@ -355,7 +355,11 @@ def list_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dic
     desired = body.get("desiredStatus", "RUNNING")
     family = body.get("family")
     arns = []
-    for task, svc in state.ecs.tasks():
+    named = state.ecs.find_service(cluster, body["serviceName"], include_inactive=True) \
+        if body.get("serviceName") else None
+    if body.get("serviceName") and named is None:
+        return {"taskArns": arns}
+    for task, svc in state.ecs.tasks(named):
         if svc is None or svc.cluster_name != cluster or task.desired_status != desired:
             continue
         if body.get("serviceName") and body["serviceName"] not in (svc.name, svc.arn):

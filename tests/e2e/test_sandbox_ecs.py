@@ -249,3 +249,22 @@ def test_describe_services_tags_are_each_services_own(sandbox: Sandbox) -> None:
         tags = ecs.describe_services(cluster=cluster, services=["twin"], include=["TAGS"])["services"][0]["tags"]
         assert {"key": "home", "value": cluster} in tags
         assert ({"key": "later", "value": "yes"} in tags) == (cluster == "staging")
+
+
+def test_list_tasks_by_service_name_or_arn_lists_only_that_service(manual: Sandbox) -> None:
+    """ListTasks with serviceName looks at that service alone (by name or ARN); an unknown one lists none."""
+    ecs = manual.client("ecs")
+    arn = web_taskdef(ecs, "1.4.2")
+    for name in ("left", "right"):
+        ecs.create_service(cluster="production", serviceName=name, taskDefinition=arn, desiredCount=2,
+                           launchType="FARGATE", networkConfiguration=NET)
+    manual.advance(30)
+    every = set(ecs.list_tasks(cluster="production")["taskArns"])
+    left = ecs.list_tasks(cluster="production", serviceName="left")["taskArns"]
+    left_arn = ecs.describe_services(cluster="production", services=["left"])["services"][0]["serviceArn"]
+    right = ecs.list_tasks(cluster="production", serviceName="right")["taskArns"]
+    assert len(left) == len(right) == 2 and not set(left) & set(right) and set(left) | set(right) <= every
+    assert ecs.list_tasks(cluster="production", serviceName=left_arn)["taskArns"] == left
+    assert {t["group"] for t in ecs.describe_tasks(cluster="production", tasks=left)["tasks"]} == {"service:left"}
+    assert ecs.list_tasks(cluster="production", serviceName="nobody")["taskArns"] == []
+    assert ecs.list_tasks(cluster="staging", serviceName="left")["taskArns"] == []

@@ -234,3 +234,16 @@ def test_push_after_a_preempted_scan_runs_as_a_push_cycle_then_the_scan() -> Non
     stub.daemon = daemon
     daemon.loop()
     assert stub.fulls == [True, False, True]  # scan (preempted), the push, the scan again
+
+
+def test_task_definition_cache_drops_the_least_recently_used() -> None:
+    """A scan reads every live revision each cycle: those stay, an unused one goes first (with the
+    oldest-inserted dropped instead, a working set above the bound was re-described every cycle)."""
+    from reconciler.aws.live import TaskDefinitionCache
+
+    cache = TaskDefinitionCache(max_entries=3)
+    for arn in ("a", "b", "c"):
+        cache.put(arn, {"taskDefinitionArn": arn}, ())
+    assert cache.get("a") is not None  # used: now the most recent
+    cache.put("d", {"taskDefinitionArn": "d"}, ())
+    assert cache.get("b") is None and all(cache.get(arn) is not None for arn in ("a", "c", "d"))

@@ -87,3 +87,12 @@ def test_symlinks_leaving_the_repository_are_refused_and_the_rest_loads(repo: Pa
                for t in texts), texts
     assert any(t.startswith("environments/staging/web") and "outside the repository" in t for t in texts), texts
     assert not any("docs/inside" in t for t in texts)
+
+
+def test_mapping_keys_are_shared_between_documents() -> None:
+    """Field names repeat in every service: one string each however many services (memory at 10,000)."""
+    one = parse_text('{"containerDefinitions": [{"portMappings": []}]}', is_json=True).data
+    two = parse_text("containerDefinitions:\n  - portMappings: []\n").data
+    [k1], [k2] = one, two
+    assert k1 == k2 == "containerDefinitions" and k1 is k2
+    assert next(iter(one[k1][0])) is next(iter(two[k2][0]))
