@@ -43,6 +43,18 @@ def is_code_deploy(spec: ServiceSpec | None, live: Mapping[str, Any] | None = No
     return deployment_controller(spec.service, spec.gitops.strategy) == "CODE_DEPLOY"
 
 
+def controller_move_problem(spec: ServiceSpec, live: Mapping[str, Any]) -> str | None:
+    """Why git's controller cannot be reached from the live one with UpdateService, and the two
+    commits that get there; None when it can. AWS allows CODE_DEPLOY -> ECS, CODE_DEPLOY/ECS ->
+    EXTERNAL and EXTERNAL -> ECS, and has no path to CODE_DEPLOY [DG:update-service-parameters]."""
+    have = deployment_controller(live)
+    if have == "CODE_DEPLOY" or not is_code_deploy(spec):
+        return None
+    return (f"the live service uses the {have} deployment controller and AWS has no path to CODE_DEPLOY: "
+            "either keep ECS and use deploymentConfiguration.strategy: BLUE_GREEN, or take two commits: "
+            "first remove the service from git (deleted by prune), then add it back with the CODE_DEPLOY settings")
+
+
 def declared_service(spec: ServiceSpec) -> dict[str, Any]:
     """git's service with the controller its strategy implies made explicit (blue-green: CODE_DEPLOY),
     so the diff sees what AWS will report. The loader leaves the manifest as written."""

@@ -42,7 +42,7 @@ from reconciler.aws.codedeploy import CodeDeploy
 from reconciler.aws.ecs_write import CODE_DEPLOY_UPDATABLE, EcsWriter, update_service_fields
 from reconciler.aws.errors import AwsAccessDenied, AwsError
 from reconciler.aws.taskdefs import TaskDefinitions
-from reconciler.desired import is_code_deploy
+from reconciler.desired import controller_move_problem, is_code_deploy
 from reconciler.events import CommitInfo, ReportSink
 from reconciler.log import get_logger
 from reconciler.manifests.ecs_deployments import native_strategy
@@ -287,6 +287,9 @@ class Applier:
     def _update(self, sp: ServicePlan, env: Environment, base: ServiceResult, sha: str | None, wait: bool,
                 deadline: float, dry_run: bool, progress: Progress) -> ServiceResult:
         spec, live = _spec(sp), _live(sp)
+        blocked = controller_move_problem(spec, live.service)
+        if blocked:  # checked before any write (no revision registered, no tag), so nothing is half-applied
+            return replace(base, status="failed", message=f"{spec.service_file}: deploymentController: {blocked}")
         code_deploy = is_code_deploy(spec, live.service)
         # Moving over: git now declares the ECS controller for a CODE_DEPLOY service (CODE_DEPLOY -> ECS
         # is allowed, not while a deployment runs; there is no way back [DG:update-service-parameters]).

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 
+from reconciler.desired import controller_move_problem
 from reconciler.diff import DesiredCanon, diff_service_spec
 from reconciler.model import DesiredState, LiveEnvironment, LiveService, ServiceSpec, SyncPolicy
 from reconciler.plan.model import Plan, ServicePlan
@@ -29,6 +30,9 @@ def _plan_declared(spec: ServiceSpec, live: LiveService | None, instance: str, p
     if drift.in_sync and not adopting:
         return ServicePlan(action="in-sync", drift=drift, **base)
     reason = "adopt the existing service" if adopting else f"{len(drift.changes)} field(s) differ"
+    blocked = controller_move_problem(spec, live.service)
+    if blocked:
+        reason = f"{reason}; not applicable as declared: {blocked}"
     return ServicePlan(action="update", drift=drift, reason=reason, adopt=adopting, **base)
 
 

@@ -158,3 +158,28 @@ def test_network_change_deploys_once_then_is_in_sync(sandbox, tmp_path):
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert sync_json(sandbox, repo, "--env", "staging", "--service", "api")[0] == 0
     assert len(deployments()) == before + 1  # no second blue/green deployment
+
+
+def test_ecs_to_code_deploy_is_refused_before_any_write_and_the_plan_says_what_to_commit(sandbox, tmp_path):
+    """AWS has no path to CODE_DEPLOY [DG:update-service-parameters]: UpdateService would refuse it
+    after a revision was registered and tags were written."""
+    repo = copy_examples(tmp_path)
+    path = repo / "environments" / "production" / "web" / "service.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("gitops:\n  strategy: rolling\n", "gitops:\n  strategy: blue-green\n  codeDeploy:\n"
+                                 "    application: web\n    deploymentGroup: web-production\n", 1))
+    assert path.read_text() != text
+    plan = run_cli(sandbox, "plan", "--repo", str(repo), "--env", "production", "--service", "web")
+    assert plan.returncode == 1, plan.stdout + plan.stderr
+    assert "AWS has no path to CODE_DEPLOY" in plan.stdout and "first remove the service from git" in plan.stdout
+    ecs = sandbox.client("ecs")
+    before = describe(sandbox, "production", "web")
+    revisions_before = ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"]
+    code, data = sync_json(sandbox, repo, "--env", "production", "--service", "web")
+    assert code == 1, data
+    web = by_key(data)["production/web"]
+    assert web["status"] == "failed" and web["registered"] is False, web
+    assert web["message"].startswith("environments/production/web/service.yaml: deploymentController: "), web
+    after = describe(sandbox, "production", "web")
+    assert after["taskDefinition"] == before["taskDefinition"] and after["tags"] == before["tags"]
+    assert ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"] == revisions_before
