@@ -17,7 +17,7 @@ from test_notify_daemon_helpers import (
     notify_config,
     single_service_repo,
 )
-from test_notify_delivery import HOOK_PATH, SECRETS, Receiver, receiver  # noqa: F401 - fixture
+from test_notify_delivery import HOOK_PATH, SECRETS, Receiver, Request, receiver  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +30,21 @@ def served(tmp_path: Path):
         yield server, repo
 
 
+def _reported(rec: Receiver, sha: str) -> list[Request]:
+    """The requests about commit `sha`, once its final "Synced" report reached the webhook and the Web
+    API (parent and thread reply). Reports can lag the sync and, on a loaded machine, be merged."""
+    mine = about(rec.wait_for(len(rec.requests)), sha)
+    while not (any("— Synced" in m["text"] for m in hook(mine))
+               and any("— Synced" in str(p.get("text", "")) for _, p in api(mine))
+               and any("thread_ts" in p for _, p in api(mine))):
+        mine = about(rec.wait_for(len(rec.requests) + 1, timeout=15), sha)
+    return mine
+
+
 def _first_sync(d: DaemonProcess, repo: ManifestRepo, rec: Receiver) -> int:
+    """Synced and reported: nothing of the first commit is still on its way to the receiver."""
     d.wait_for(synced("staging/web", commit=repo.head()), "first sync")
+    _reported(rec, repo.head())
     return len(rec.requests)
 
 
@@ -47,11 +60,7 @@ def test_sync_report_with_commit_author_and_image_in_both_slack_shapes(sandbox, 
     d.wait_for(synced("staging/web", commit=sha), "second sync")
     # Started and succeeded, each to the webhook and the Web API (post, then update + thread reply). On a
     # loaded machine the two can reach the notifier's queue together and go out as one merged report.
-    mine = about(receiver.wait_for(len(receiver.requests)), sha)
-    while not (any("— Synced" in m["text"] for m in hook(mine))
-               and any("— Synced" in str(p.get("text", "")) for _, p in api(mine))
-               and any("thread_ts" in p for _, p in api(mine))):
-        mine = about(receiver.wait_for(len(receiver.requests) + 1), sha)
+    mine = _reported(receiver, sha)
 
     hooked = hook(mine)
     kinds = [m["text"].split(":", 2)[1] for m in hooked]
