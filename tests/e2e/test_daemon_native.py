@@ -140,8 +140,11 @@ def test_canary_alarm_rolls_back_and_the_report_names_it(world, receiver, daemon
                                              StateReason="5xx above threshold")
     doc = d.wait_for(lambda doc: last_record(d, doc).get("status") == "rolled_back", "the rollback", deadline=90)
     assert last_record(d, doc)["message"].startswith("alarm checkout-production-5xx in ALARM (ECS rolled back to")
+    # The report follows the status by a moment (the notifier's queue): wait for it, not for time.
     final = [p for m, p in api(receiver.requests) if m == "chat.update" and sha[:8] in json.dumps(p)]
-    assert final and "checkout-production-5xx" in json.dumps(final[-1])
+    while not (final and "checkout-production-5xx" in json.dumps(final[-1])):
+        receiver.wait_for(len(receiver.requests) + 1, timeout=30)
+        final = [p for m, p in api(receiver.requests) if m == "chat.update" and sha[:8] in json.dumps(p)]
 
 
 def test_sigkill_mid_step_restart_follows_the_same_deployment(world, daemons, tmp_path: Path) -> None:
