@@ -52,7 +52,10 @@ def completed(service: Mapping[str, Any]) -> Outcome | None:
         primary_set = task_sets[0]
         if primary_set.get("stabilityStatus") != "STEADY_STATE":
             return None
-        return Outcome("succeeded", None, "completed while no reconciler followed it; recorded from AWS")
+        # The CodeDeploy deployment that created the set is its externalId (aws-behaviour.md §3, [bc-ecs]
+        # TaskSet): the id the dead leader's follower reported, so the final report's dedup key matches.
+        return Outcome("succeeded", primary_set.get("externalId") or None,
+                       "completed while no reconciler followed it; recorded from AWS")
     primary = primary_deployment(service)
     if primary is None or primary.get("rolloutState", "COMPLETED") != "COMPLETED":
         return None

@@ -42,6 +42,17 @@ def test_a_completed_unrecorded_rollout_is_recognised() -> None:
     assert outcome is not None and outcome.status == "succeeded" and outcome.deployment_id == "d2"
 
 
+def test_a_completed_codedeploy_rollout_is_recorded_with_its_deployment_id() -> None:
+    """The PRIMARY task set's externalId is the CodeDeploy deployment id (aws-behaviour.md §3): the id the
+    follower would have reported, so the final report's dedup key is the dead leader's."""
+    service = {"taskDefinition": NEW, "deployments": [], "taskSets": [
+        {"status": "PRIMARY", "taskDefinition": NEW, "stabilityStatus": "STEADY_STATE", "externalId": "d-ABC123XYZ",
+         "startedBy": "CODE_DEPLOY"},
+        {"status": "ACTIVE", "taskDefinition": OLD, "stabilityStatus": "STEADY_STATE", "externalId": "d-OLD"}]}
+    outcome = completed(service)
+    assert outcome is not None and outcome.status == "succeeded" and outcome.deployment_id == "d-ABC123XYZ"
+
+
 def test_what_is_not_recorded() -> None:
     recorded = {**OURS, **applied_tags(SPEC, "c1")}
     assert not needs_record(plan(recorded, REVISION, DONE), "ecs-reconciler")  # already marked
