@@ -11,6 +11,7 @@ error messages are ours (AWS documents none).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from reconciler.sandbox.ecs_api import _service, paginate
@@ -95,33 +96,39 @@ def list_service_deployments(state: SandboxState, body: dict[str, Any], moto: Mo
     return paginate(briefs, body, "serviceDeployments", default=LIST_DEFAULT)
 
 
-def describe_service_deployments(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+def _describe(body: dict[str, Any], key: str, lookup: Callable[[str], Any],
+              render: Callable[[Any], dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The Describe* shape shared by both calls: the found items, and a MISSING failure per unknown ARN."""
     found, failures = [], []
-    for arn in _arns(body, "serviceDeploymentArns"):
-        dep = state.native.deployments.get(arn)
-        if dep is None:
+    for arn in _arns(body, key):
+        item = lookup(arn)
+        if item is None:
             failures.append({"arn": arn, "reason": "MISSING"})
         else:
-            found.append(render_deployment(state, dep))
+            found.append(render(item))
+    return found, failures
+
+
+def describe_service_deployments(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    found, failures = _describe(body, "serviceDeploymentArns", state.native.deployments.get,
+                                lambda dep: render_deployment(state, dep))
     return {"serviceDeployments": found, "failures": failures}
 
 
 def describe_service_revisions(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
-    found, failures = [], []
-    for arn in _arns(body, "serviceRevisionArns"):
-        revision = state.native.revisions.get(arn)
-        if revision is None:
-            failures.append({"arn": arn, "reason": "MISSING"})
-            continue
-        svc = revision.service
-        out = {"serviceRevisionArn": revision.arn, "serviceArn": svc.arn, "clusterArn": svc.cluster_arn,
-               "createdAt": revision.created_at, **revision.attributes}
-        if revision.target_group:
-            out["resolvedConfiguration"] = {"loadBalancers": [
-                {k: v for k, v in {"targetGroupArn": revision.target_group,
-                                   "productionListenerRule": revision.listener_rule}.items() if v}]}
-        found.append(out)
+    found, failures = _describe(body, "serviceRevisionArns", state.native.revisions.get, _render_revision)
     return {"serviceRevisions": found, "failures": failures}
+
+
+def _render_revision(revision: SimRevision) -> dict[str, Any]:
+    svc = revision.service
+    out = {"serviceRevisionArn": revision.arn, "serviceArn": svc.arn, "clusterArn": svc.cluster_arn,
+           "createdAt": revision.created_at, **revision.attributes}
+    if revision.target_group:
+        out["resolvedConfiguration"] = {"loadBalancers": [
+            {k: v for k, v in {"targetGroupArn": revision.target_group,
+                               "productionListenerRule": revision.listener_rule}.items() if v}]}
+    return out
 
 
 def stop_service_deployment(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
