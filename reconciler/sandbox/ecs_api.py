@@ -83,6 +83,15 @@ def describe_task_definition(state: SandboxState, body: dict[str, Any], moto: Mo
     return out
 
 
+def list_task_definitions(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    """moto's answer (exact family, `status` filter, revisions in order; sort and maxResults are not
+    simulated), from the one family's revisions when `familyPrefix` is given."""
+    if not body.get("familyPrefix"):
+        return moto.checked(body)
+    return {"taskDefinitionArns": moto_compat.family_task_definition_arns(
+        state.account, state.region, body["familyPrefix"], body.get("status", "ACTIVE"))}
+
+
 def deregister_task_definition(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
     td = _taskdef(state, body.get("taskDefinition", ""))
     moto.checked({"taskDefinition": td["taskDefinitionArn"]})
@@ -359,7 +368,10 @@ def list_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dic
         if body.get("serviceName") else None
     if body.get("serviceName") and named is None:
         return {"taskArns": arns}
-    for task, svc in state.ecs.tasks(named):
+    # The narrowest index that holds every candidate; the filters below decide as before.
+    rows = state.ecs.tasks(named) if named or not body.get("startedBy") \
+        else state.ecs.tasks_started_by(body["startedBy"])
+    for task, svc in rows:
         if svc is None or svc.cluster_name != cluster or task.desired_status != desired:
             continue
         if body.get("serviceName") and body["serviceName"] not in (svc.name, svc.arn):
@@ -373,11 +385,9 @@ def list_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dic
 
 
 def describe_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
-    index = {t.arn: t for t, _ in state.ecs.tasks()}
-    index.update({t.id: t for t, _ in state.ecs.tasks()})
     tasks, failures = [], []
     for ref in body.get("tasks") or []:
-        task = index.get(ref)
+        task = state.ecs.find_task(ref)
         if task is None:
             failures.append({"arn": ref, "reason": "MISSING"})
         else:
@@ -397,6 +407,7 @@ HANDLERS: dict[str, Handler] = {
     f"{ECS_PREFIX}.RegisterTaskDefinition": register_task_definition,
     f"{ECS_PREFIX}.DescribeTaskDefinition": describe_task_definition,
     f"{ECS_PREFIX}.DeregisterTaskDefinition": deregister_task_definition,
+    f"{ECS_PREFIX}.ListTaskDefinitions": list_task_definitions,
     f"{ECS_PREFIX}.CreateService": create_service,
     f"{ECS_PREFIX}.UpdateService": update_service,
     f"{ECS_PREFIX}.DescribeServices": describe_services,

@@ -16,6 +16,7 @@ its objects as ECS responses. Behaviour follows the ECS developer guide:
 """
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import threading
@@ -180,6 +181,16 @@ class EcsSimulator:
         self._names: dict[tuple[str, str], str] = {}
         self._busy: dict[str, SimService] = {}
         self.stopped: list[tuple[SimTask, str]] = []  # (task, service arn) kept for ListTasks
+        # Task indexes, so ListTasks(startedBy=) and DescribeTasks cost what they answer, not the
+        # number of tasks: a service rollout's hook lookup made creating N services O(N²).
+        #: task ARN and task id -> (task, service ARN), for every listed (live or kept stopped) task
+        self._task_of: dict[str, tuple[SimTask, str]] = {}
+        #: startedBy -> the services (ARNs, in creation order) that ever had a task with it
+        self._started: dict[str, dict[str, None]] = {}
+        #: service ARN -> its kept stopped tasks as (position in `stopped` order, task)
+        self._stopped_of: dict[str, list[tuple[int, SimTask]]] = {}
+        self._stop_seq = 0
+        self._rank: dict[str, int] = {}  # service ARN -> its position in `services`
         self.lock = threading.RLock()
         self._rng = random.Random()
         #: Runs one pass of a native (BLUE_GREEN/LINEAR/CANARY) deployment; False when none is
@@ -244,6 +255,7 @@ class EcsSimulator:
                 ts = self.create_task_set(svc, task_definition, containers, external_id=None, started_by=None)
                 ts.status = "PRIMARY"
             self.services[arn] = svc
+            self._rank.setdefault(arn, len(self._rank))  # a re-created ARN keeps its dict position
             self._names[(cluster_name, name)] = arn
             self._schedule(svc, now)
             return svc
@@ -348,6 +360,7 @@ class EcsSimulator:
                 dep.tasks, primary.tasks = primary.tasks, []
                 for task in dep.tasks:
                     task.started_by = dep.id
+                self._started.setdefault(dep.id, {})[svc.arn] = None
             for ts in list(svc.task_sets):
                 self.delete_task_set(svc, ts, f"Task set {ts.id} removed: the service moved to the ECS controller")
             svc.controller, svc.deployments = "ECS", [dep]
@@ -379,10 +392,27 @@ class EcsSimulator:
                         self._step_task_sets(svc, at)
                 if svc.next_step_at is None:
                     self._busy.pop(svc.arn, None)
-            cutoff = now - STOPPED_TASK_RETENTION
-            # Stopped tasks are appended in (roughly) time order: prune only once the oldest expired.
-            if self.stopped and (self.stopped[0][0].stopped_at or now) < cutoff:
-                self.stopped = [(t, s) for t, s in self.stopped if (t.stopped_at or now) >= cutoff]
+            self._prune_stopped(now)
+
+    def _prune_stopped(self, now: float) -> None:
+        """Forget stopped tasks older than STOPPED_TASK_RETENTION, in `stopped` and the indexes."""
+        cutoff = now - STOPPED_TASK_RETENTION
+        # Stopped tasks are appended in (roughly) time order: prune only once the oldest expired.
+        if not self.stopped or (self.stopped[0][0].stopped_at or now) >= cutoff:
+            return
+        expired = [(t, s) for t, s in self.stopped if (t.stopped_at or now) < cutoff]
+        self.stopped = [(t, s) for t, s in self.stopped if (t.stopped_at or now) >= cutoff]
+        gone = {id(t) for t, _ in expired}
+        for task, _ in expired:
+            for key in (task.arn, task.id):
+                if key in self._task_of and self._task_of[key][0] is task:
+                    del self._task_of[key]
+        for arn in {s for _, s in expired}:
+            kept = [(n, t) for n, t in self._stopped_of.get(arn, []) if id(t) not in gone]
+            if kept:
+                self._stopped_of[arn] = kept
+            else:
+                self._stopped_of.pop(arn, None)
 
     def _step_native(self, svc: SimService, at: float) -> None:
         """A native deployment moves its own stages; without one the service keeps its count."""
@@ -426,6 +456,10 @@ class EcsSimulator:
             ))
         group.tasks.extend(tasks)
         group.updated_at = at
+        for task in tasks:
+            self._task_of[task.arn] = self._task_of[task.id] = (task, svc.arn)
+        if tasks:
+            self._started.setdefault(started_by, {})[svc.arn] = None
         if tasks:
             names = " ".join(f"(task {t.id})" for t in tasks)
             self._event(svc, at, f"(service {svc.name}) has started {len(tasks)} tasks: {names}.")
@@ -456,6 +490,8 @@ class EcsSimulator:
             if task in group.tasks:
                 group.tasks.remove(task)
             self.stopped.append((task, svc.arn))
+            self._stopped_of.setdefault(svc.arn, []).append((self._stop_seq, task))
+            self._stop_seq += 1
         group.updated_at = at
 
     def _step_rolling(self, svc: SimService, at: float) -> None:
@@ -576,13 +612,29 @@ class EcsSimulator:
         return svc if svc.status != "INACTIVE" or include_inactive else None
 
     def tasks(self, service: SimService | None = None) -> list[tuple[SimTask, SimService | None]]:
-        """Every task with its service; with `service`, only that service's (ListTasks by serviceName
+        """Every task with its service (live ones by service, then the kept stopped ones in the order
+        they stopped); with `service`, only that service's, in the same order (ListTasks by serviceName
         without a walk over every service: O(N) per call made a 10,000-service first sync O(N²))."""
         if service is not None:
             return [(t, service) for t in service.all_tasks] + \
-                [(t, service) for t, arn in self.stopped if arn == service.arn]
+                [(t, service) for _, t in self._stopped_of.get(service.arn, [])]
         live = [(t, s) for s in self.services.values() for t in s.all_tasks]
         return live + [(t, self.services.get(arn)) for t, arn in self.stopped]
+
+    def tasks_started_by(self, started_by: str) -> list[tuple[SimTask, SimService | None]]:
+        """The tasks whose startedBy is `started_by`, in `tasks()` order, from the services that ever
+        launched one with it (the index is only a candidate list: each task's current value decides)."""
+        found = (self.services.get(arn) for arn in self._started.get(started_by, {}))
+        services = sorted((s for s in found if s is not None), key=lambda s: self._rank.get(s.arn, 0))
+        live = [(t, s) for s in services for t in s.all_tasks if t.started_by == started_by]
+        stopped = heapq.merge(*[[(n, t, s) for n, t in self._stopped_of.get(s.arn, [])] for s in services],
+                              key=lambda row: row[0])
+        return live + [(t, s) for _, t, s in stopped if t.started_by == started_by]
+
+    def find_task(self, ref: str) -> SimTask | None:
+        """A live or kept stopped task by ARN or id (DescribeTasks)."""
+        found = self._task_of.get(ref)
+        return found[0] if found else None
 
 
 def _resolved_platform(attributes: dict[str, Any]) -> str | None:

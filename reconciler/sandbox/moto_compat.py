@@ -22,6 +22,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("moto.ecs.models", "EC2ContainerServiceBackend.list_tags_for_resource"),
     ("moto.ecs.models", "EC2ContainerServiceBackend.describe_task_definition"),
     ("moto.ecs.models", "EC2ContainerServiceBackend._get_cluster"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.list_task_definitions"),
     ("moto.ecr.models", "ecr_backends"),
     ("moto.ecr.models", "Image.image_tags"),
     ("moto.elbv2.models", "elbv2_backends"),
@@ -79,6 +80,14 @@ def ecs_service_tags(account: str, region: str, cluster: str, name: str, arn: st
     if service is not None and service.arn == arn:
         return service.tags
     return backend.list_tags_for_resource(arn)
+
+
+def family_task_definition_arns(account: str, region: str, family: str, status: str) -> list[str]:
+    """moto's ListTaskDefinitions answer for one exact family, read from that family's revisions:
+    moto's own walks every family's revisions, O(N) per call and O(N²) over the creation of N
+    services (the reconciler lists the family's recent revisions before registering one)."""
+    revisions = ecs_backend(account, region).task_definitions.get(family) or {}
+    return [td.arn for td in revisions.values() if td.status == status]
 
 
 def ecr_backend(account: str, region: str) -> Any:

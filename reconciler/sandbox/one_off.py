@@ -18,6 +18,7 @@ the log group is created when missing; stopped tasks are kept like the service o
 """
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,7 +101,13 @@ class OneOffTasks:
     def __init__(self, clock: Any, image_error: Callable[[str], str | None], account: str, region: str) -> None:
         self.clock, self.image_error, self.account, self.region = clock, image_error, account, region
         self.outcomes: list[Outcome] = []
-        self.tasks: dict[str, OneOffTask] = {}
+        self.tasks: dict[str, OneOffTask] = {}  # by ARN, in RunTask order: every listed task
+        # Indexes, so a request (each one ticks) costs what it answers, not every kept task:
+        self._active: dict[str, OneOffTask] = {}  # not yet STOPPED, by ARN
+        self._expiry: list[tuple[float, int, str]] = []  # heap of (stoppedAt, order, ARN)
+        self._stops = 0
+        self._ids: dict[str, str] = {}  # task id -> ARN
+        self._started: dict[str, dict[str, None]] = {}  # startedBy -> ARNs, in RunTask order
 
     def outcome_for(self, command: tuple[str, ...]) -> Outcome:
         text = " ".join(command)
@@ -127,8 +134,19 @@ class OneOffTasks:
             started_by=body.get("startedBy"), group=body.get("group") or f"family:{td['family']}",
             launch_type=body.get("launchType"), tags=list(body.get("tags") or []), created_at=now,
             outcome=self.outcome_for(command), pull_error=next((e for e in map(self.image_error, images) if e), None))
-        self.tasks[task.arn] = task
+        self.tasks[task.arn] = self._active[task.arn] = task
+        self._ids[task.id] = task.arn
+        if task.started_by is not None:
+            self._started.setdefault(task.started_by, {})[task.arn] = None
         return task
+
+    def find(self, ref: str) -> OneOffTask | None:
+        """A listed task by ARN or id."""
+        return self.tasks.get(ref) or self.tasks.get(self._ids.get(ref, ""))
+
+    def started_by(self, value: str) -> list[OneOffTask]:
+        """The listed tasks started with `value`, in RunTask order."""
+        return [self.tasks[arn] for arn in self._started.get(value, {})]
 
     def stop(self, task: OneOffTask, reason: str) -> None:
         if task.last_status == "STOPPED":
@@ -136,8 +154,9 @@ class OneOffTasks:
         self._stop(task, self.clock.now(), "UserInitiated", reason, 143)
 
     def tick(self) -> None:
+        """Advance the tasks still running, then forget those stopped longer than the retention."""
         now = self.clock.now()
-        for task in list(self.tasks.values()):
+        for task in list(self._active.values()):
             if task.last_status == "PROVISIONING" and now >= task.created_at + STEP_SECONDS:
                 if task.pull_error:
                     self._stop(task, task.created_at + STEP_SECONDS, "TaskFailedToStart", task.pull_error, None)
@@ -147,12 +166,24 @@ class OneOffTasks:
                     and now >= task.started_at + task.outcome.run_seconds:
                 self._stop(task, task.started_at + task.outcome.run_seconds, "EssentialContainerExited",
                            "Essential container in task exited", task.outcome.exit_code)
-            if task.stopped_at is not None and now - task.stopped_at > STOPPED_TASK_RETENTION:
-                del self.tasks[task.arn]
+        while self._expiry and now - self._expiry[0][0] > STOPPED_TASK_RETENTION:
+            self._forget(self.tasks[heapq.heappop(self._expiry)[2]])
+
+    def _forget(self, task: OneOffTask) -> None:
+        del self.tasks[task.arn]
+        self._ids.pop(task.id, None)
+        if task.started_by is not None:
+            arns = self._started[task.started_by]
+            del arns[task.arn]
+            if not arns:
+                del self._started[task.started_by]
 
     def _stop(self, task: OneOffTask, at: float, code: str, reason: str, exit_code: int | None) -> None:
         task.last_status = task.desired_status = "STOPPED"
         task.stopped_at, task.stop_code, task.stopped_reason = at, code, reason
+        del self._active[task.arn]
+        heapq.heappush(self._expiry, (at, self._stops, task.arn))
+        self._stops += 1
         if exit_code is not None:
             task.exit_codes = {c["name"]: exit_code for c in task.task_definition.get("containerDefinitions", [])}
             self._write_logs(task, at)

@@ -44,7 +44,7 @@ def stop_task(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict
 
 
 def _find(state: SandboxState, ref: str) -> Any:
-    return state.one_off.tasks.get(ref) or next((t for t in state.one_off.tasks.values() if t.id == ref), None)
+    return state.one_off.find(ref)
 
 
 def list_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
@@ -54,7 +54,8 @@ def list_tasks(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dic
     cluster = ecs_api.cluster_name(body.get("cluster"))
     desired = body.get("desiredStatus", "RUNNING")
     family = body.get("family")
-    for task in state.one_off.tasks.values():
+    started_by = body.get("startedBy")
+    for task in state.one_off.started_by(started_by) if started_by else list(state.one_off.tasks.values()):
         if task.cluster != cluster or task.desired_status != desired:
             continue
         if body.get("startedBy") and task.started_by != body["startedBy"]:
