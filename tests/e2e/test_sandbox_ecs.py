@@ -268,3 +268,68 @@ def test_list_tasks_by_service_name_or_arn_lists_only_that_service(manual: Sandb
     assert {t["group"] for t in ecs.describe_tasks(cluster="production", tasks=left)["tasks"]} == {"service:left"}
     assert ecs.list_tasks(cluster="production", serviceName="nobody")["taskArns"] == []
     assert ecs.list_tasks(cluster="staging", serviceName="left")["taskArns"] == []
+
+
+def _by_started_by(ecs: Any, cluster: str, status: str) -> dict[str, list[str]]:
+    """The reference: every task ListTasks lists without a filter, grouped by its startedBy."""
+    arns = ecs.list_tasks(cluster=cluster, desiredStatus=status)["taskArns"]
+    out: dict[str, list[str]] = {}
+    for i in range(0, len(arns), 100):
+        for task in ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]:
+            out.setdefault(task.get("startedBy") or "", []).append(task["taskArn"])
+    return {k: sorted(v, key=arns.index) for k, v in out.items()}
+
+
+def test_list_tasks_by_started_by_matches_the_unfiltered_listing(manual: Sandbox) -> None:
+    """ListTasks(startedBy=) (the hook lookup) reads an index: it lists exactly what the unfiltered
+    ListTasks holds with that startedBy, for service tasks (running, stopped by a rollout, of a deleted
+    service) and one-off tasks, and forgets tasks once they are no longer kept."""
+    ecs = manual.client("ecs")
+    arn = web_taskdef(ecs, "1.4.2")
+    for name in ("left", "right"):
+        ecs.create_service(cluster="production", serviceName=name, taskDefinition=arn, desiredCount=2,
+                           launchType="FARGATE", networkConfiguration=NET)
+    manual.advance(30)
+    ecs.update_service(cluster="production", service="left", taskDefinition=web_taskdef(ecs, "1.5.0"))
+    manual.advance(60)
+    ecs.update_service(cluster="production", service="right", desiredCount=0)
+    manual.advance(30)
+    ecs.delete_service(cluster="production", service="right")
+    for started_by in ("hook-a", "hook-a", "hook-b"):
+        ecs.run_task(cluster="production", taskDefinition=arn, startedBy=started_by, launchType="FARGATE",
+                     networkConfiguration=NET)
+    manual.advance(30)  # the one-off tasks run; the first rollout's old tasks are STOPPED
+    for status in ("RUNNING", "STOPPED"):
+        reference = _by_started_by(ecs, "production", status)
+        for started_by in [*reference, "nobody"]:
+            if started_by:
+                assert ecs.list_tasks(cluster="production", startedBy=started_by,
+                                      desiredStatus=status)["taskArns"] == reference.get(started_by, []), status
+    stopped = _by_started_by(ecs, "production", "STOPPED")
+    assert len([k for k in stopped if k.startswith("ecs-svc/")]) >= 2 and {"hook-a", "hook-b"} <= set(stopped) | set(
+        _by_started_by(ecs, "production", "RUNNING"))
+    assert ecs.list_tasks(cluster="staging", startedBy="hook-a")["taskArns"] == []
+    manual.advance(2 * 3600)  # stopped tasks are kept about an hour
+    assert ecs.list_tasks(cluster="production", startedBy="hook-a", desiredStatus="STOPPED")["taskArns"] == []
+    old = next(k for k in stopped if k.startswith("ecs-svc/"))
+    assert ecs.list_tasks(cluster="production", startedBy=old, desiredStatus="STOPPED")["taskArns"] == []
+    gone = ecs.describe_tasks(cluster="production", tasks=stopped[old])
+    assert gone["tasks"] == [] and {f["reason"] for f in gone["failures"]} == {"MISSING"}
+
+
+def test_list_task_definitions_by_family_is_motos_answer(sandbox: Sandbox) -> None:
+    """ListTaskDefinitions(familyPrefix=) is answered from the family's revisions alone: the same
+    answer as moto's walk over every family (status filter included)."""
+    from reconciler.sandbox import moto_compat
+
+    ecs = sandbox.client("ecs")
+    arns = [web_taskdef(ecs, tag) for tag in ("1.4.2", "1.5.0", "1.4.2")]
+    ecs.deregister_task_definition(taskDefinition=arns[1])
+    backend = moto_compat.ecs_backend("123456789012", "eu-west-1")
+    for family in ("web-production", "web", "nope"):
+        for status in ("ACTIVE", "INACTIVE"):
+            got = ecs.list_task_definitions(familyPrefix=family, status=status)["taskDefinitionArns"]
+            assert got == backend.list_task_definitions(family, status), (family, status)
+    listed = ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"]
+    assert listed[-2:] == [arns[0], arns[2]] and arns[1] not in listed  # the seed's revision 1 comes first
+    assert set(arns) - {arns[1]} <= set(ecs.list_task_definitions()["taskDefinitionArns"])
