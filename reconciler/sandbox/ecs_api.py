@@ -250,6 +250,24 @@ def delete_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) ->
     return {"service": out}
 
 
+def tag_resource(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    """moto's TagResource; a service's tags are found without moto's scan of every service."""
+    tags = body.get("tags")
+    if tags is None or not moto_compat.retag_ecs_service(state.account, state.region, body.get("resourceArn", ""),
+                                                         tags, None):
+        return moto.checked(body)
+    return {}
+
+
+def untag_resource(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    """moto's UntagResource; a service's tags are found without moto's scan of every service."""
+    keys = body.get("tagKeys")
+    if keys is None or not moto_compat.retag_ecs_service(state.account, state.region, body.get("resourceArn", ""),
+                                                         None, keys):
+        return moto.checked(body)
+    return {}
+
+
 def _deployment(dep: SimDeployment, rolling: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": dep.id, "status": dep.status, "taskDefinition": dep.task_definition,
@@ -413,6 +431,8 @@ HANDLERS: dict[str, Handler] = {
     f"{ECS_PREFIX}.DescribeServices": describe_services,
     f"{ECS_PREFIX}.DeleteService": delete_service,
     f"{ECS_PREFIX}.ListServices": list_services,
+    f"{ECS_PREFIX}.TagResource": tag_resource,
+    f"{ECS_PREFIX}.UntagResource": untag_resource,
     f"{ECS_PREFIX}.ListTasks": list_tasks,
     f"{ECS_PREFIX}.DescribeTasks": describe_tasks,
     f"{ECS_PREFIX}.DescribeTaskSets": describe_task_sets,

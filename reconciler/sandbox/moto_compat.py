@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("moto.ecs.models", "EC2ContainerServiceBackend.describe_task_definition"),
     ("moto.ecs.models", "EC2ContainerServiceBackend._get_cluster"),
     ("moto.ecs.models", "EC2ContainerServiceBackend.list_task_definitions"),
+    ("moto.ecs.models", "EC2ContainerServiceBackend._merge_tags"),
     ("moto.ecr.models", "ecr_backends"),
     ("moto.ecr.models", "Image.image_tags"),
     ("moto.elbv2.models", "elbv2_backends"),
@@ -71,15 +73,40 @@ def ecs_backend(account: str, region: str) -> Any:
     return ecs_backends[account][region]
 
 
-def ecs_service_tags(account: str, region: str, cluster: str, name: str, arn: str) -> list[dict[str, str]]:
-    """A service's tags, found by moto's own key (`cluster:name`): moto's `list_tags_for_resource`
-    scans every service and renders each one's ARN, O(N) per call and O(N²) per DescribeServices
-    sweep of a large cluster (64 % of the sandbox's time in a 1000-service no-op scan)."""
-    backend = ecs_backend(account, region)
+def _ecs_service(backend: Any, cluster: str, name: str, arn: str) -> Any:
+    """moto's service found by its own key (`cluster:name`), or None: moto's tag actions find it by
+    scanning every service and rendering each one's ARN, O(N) per call."""
     service = backend.services.get(f"{cluster}:{name}")
-    if service is not None and service.arn == arn:
-        return service.tags
-    return backend.list_tags_for_resource(arn)
+    return service if service is not None and service.arn == arn else None
+
+
+def ecs_service_tags(account: str, region: str, cluster: str, name: str, arn: str) -> list[dict[str, str]]:
+    """A service's tags without moto's scan (`list_tags_for_resource`: O(N²) per DescribeServices
+    sweep of a large cluster, 64 % of the sandbox's time in a 1000-service no-op scan)."""
+    backend = ecs_backend(account, region)
+    service = _ecs_service(backend, cluster, name, arn)
+    return service.tags if service is not None else backend.list_tags_for_resource(arn)
+
+
+_SERVICE_ARN = re.compile(r"^arn:aws:ecs:[^:]+:\d{12}:service/(?P<cluster>[^/]+)/(?P<name>[^/]+)$")
+
+
+def retag_ecs_service(account: str, region: str, arn: str, add: list[dict[str, str]] | None,
+                      remove: list[str] | None) -> bool:
+    """TagResource / UntagResource on a service ARN, with moto's own semantics (`_merge_tags`: the new
+    tags first, then the old keys not given; untag keeps the other keys) but without its scan of every
+    service (the reconciler tags each service it applied: O(N²) over an environment-wide push).
+    False when `arn` is not a service moto holds: the caller lets moto answer (and fail) as before."""
+    match = _SERVICE_ARN.match(arn)
+    backend = ecs_backend(account, region)
+    service = _ecs_service(backend, match["cluster"], match["name"], arn) if match else None
+    if service is None:
+        return False
+    if add is not None:
+        service.tags = backend._merge_tags(service.tags or [], add)
+    if remove is not None:
+        service.tags = [tag for tag in service.tags if tag["key"] not in remove]
+    return True
 
 
 def family_task_definition_arns(account: str, region: str, family: str, status: str) -> list[str]:

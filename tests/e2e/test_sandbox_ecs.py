@@ -333,3 +333,40 @@ def test_list_task_definitions_by_family_is_motos_answer(sandbox: Sandbox) -> No
     listed = ecs.list_task_definitions(familyPrefix="web-production")["taskDefinitionArns"]
     assert listed[-2:] == [arns[0], arns[2]] and arns[1] not in listed  # the seed's revision 1 comes first
     assert set(arns) - {arns[1]} <= set(ecs.list_task_definitions()["taskDefinitionArns"])
+
+
+def test_tag_and_untag_a_service_as_moto_does(sandbox: Sandbox) -> None:
+    """TagResource / UntagResource on a service find it by cluster and name (moto scans every service):
+    the tags end as moto's own tag_resource / untag_resource leave a twin service's, only that service
+    changes, and other resources (a task definition, an unknown service) are still moto's answer."""
+    from reconciler.sandbox import moto_compat
+
+    ecs = sandbox.client("ecs")
+    taskdef = web_taskdef(ecs, "1.4.2")
+    tags = [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+    arns = {}
+    for cluster, name in (("production", "one"), ("production", "two"), ("staging", "one")):
+        arns[cluster, name] = ecs.create_service(
+            cluster=cluster, serviceName=name, taskDefinition=taskdef, desiredCount=0, launchType="FARGATE",
+            networkConfiguration=NET, tags=tags)["service"]["serviceArn"]
+    backend = moto_compat.ecs_backend("123456789012", "eu-west-1")
+    new, gone = [{"key": "b", "value": "3"}, {"key": "c", "value": "4"}], ["a", "nope"]
+    ecs.tag_resource(resourceArn=arns["production", "one"], tags=new)
+    backend.tag_resource(arns["production", "two"], [dict(t) for t in new])  # the reference
+    assert ecs.list_tags_for_resource(resourceArn=arns["production", "one"])["tags"] == \
+        ecs.list_tags_for_resource(resourceArn=arns["production", "two"])["tags"] == \
+        [{"key": "b", "value": "3"}, {"key": "c", "value": "4"}, {"key": "a", "value": "1"}]
+    ecs.untag_resource(resourceArn=arns["production", "one"], tagKeys=gone)
+    backend.untag_resource(arns["production", "two"], gone)
+    one = ecs.describe_services(cluster="production", services=["one"], include=["TAGS"])["services"][0]["tags"]
+    assert one == ecs.list_tags_for_resource(resourceArn=arns["production", "two"])["tags"] == \
+        [{"key": "b", "value": "3"}, {"key": "c", "value": "4"}]
+    assert ecs.list_tags_for_resource(resourceArn=arns["staging", "one"])["tags"] == tags
+    # Services are found by key; anything else is left to moto.
+    assert moto_compat.retag_ecs_service("123456789012", "eu-west-1", arns["staging", "one"], [], None)
+    assert not moto_compat.retag_ecs_service("123456789012", "eu-west-1", taskdef, [], None)
+    ecs.tag_resource(resourceArn=taskdef, tags=[{"key": "td", "value": "x"}])
+    assert {"key": "td", "value": "x"} in ecs.list_tags_for_resource(resourceArn=taskdef)["tags"]
+    with pytest.raises(ClientError) as err:
+        ecs.tag_resource(resourceArn=arns["production", "one"].replace("/one", "/nobody"), tags=new)
+    assert err.value.response["Error"]["Code"] == "ServiceNotFoundException"
