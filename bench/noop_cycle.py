@@ -184,9 +184,11 @@ def push(d: DaemonProcess, sha: str) -> None:
 
 
 # ----- setup -------------------------------------------------------------------
-def daemon(tmp: Path, name: str, sandbox: Sandbox, server: GitDaemon, **settings: str) -> DaemonProcess:
+def daemon(tmp: Path, name: str, sandbox: Sandbox, server: GitDaemon, command: list[str] | None = None,
+           **settings: str) -> DaemonProcess:
     return DaemonProcess(tmp, name, sandbox, server.url("m"), environment="staging", apply_wait="false",
-                         max_parallel="16", webhook_gitlab_token=TOKEN, log_level="warning", **settings).start()
+                         max_parallel="16", webhook_gitlab_token=TOKEN, log_level="warning",
+                         **settings).start(command)
 
 
 def populate(n: int, tmp: Path, sandbox: Sandbox, server: GitDaemon) -> tuple[ManifestRepo, float]:

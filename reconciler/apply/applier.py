@@ -149,7 +149,7 @@ class Applier:
             limit = min(timeout, float(sp.spec.gitops.wait_timeout_seconds))
         deadline = start + limit
         images = image_changes(sp.spec.task_definition if sp.spec else None,
-                               sp.live.task_definition if sp.live else None) if sp.action != "prune" else ()
+                               sp.live.task_definition_data() if sp.live else None) if sp.action != "prune" else ()
         strategy = self.deployments.controller(sp.spec, sp.live.service if sp.live else None).strategy
         progress = Progress(sp.key, self.on_progress, on_milestone=None if dry_run else lambda line, awaiting: (
             emit_milestone(self.sink, sp, service_report(sp, images, strategy), commit, line, awaiting=awaiting)))

@@ -53,9 +53,9 @@ def resolve_revision(taskdefs: TaskDefinitions, env: Environment, spec: ServiceS
                      sleep: Callable[[float], None] = time.sleep) -> Revision:
     desired = spec.task_definition
     desired_hash = spec_hash(desired)
-    if live is not None and live.task_definition is not None and matches(
-            desired, desired_hash, live.task_definition, live.task_definition_tags):
-        return Revision(str(live.task_definition["taskDefinitionArn"]), False, live.task_definition)
+    live_td = live.task_definition_data() if live is not None else None
+    if live is not None and live_td is not None and matches(desired, desired_hash, live_td, live.task_definition_tags):
+        return Revision(str(live_td["taskDefinitionArn"]), False, live_td)
     found = _active_match(taskdefs, env, spec, desired_hash)
     if found is not None:
         log.info("taskdef_reused", service=spec.key, arn=found.arn)

@@ -15,7 +15,15 @@ from typing import Any, TypedDict
 from reconciler.aws.clients import AwsClients
 from reconciler.aws.errors import AwsError
 from reconciler.log import get_logger
-from reconciler.model import DesiredState, Environment, LiveEnvironment, LiveService, is_owned
+from reconciler.model import (
+    DesiredState,
+    Environment,
+    LiveEnvironment,
+    LiveService,
+    PackedDocument,
+    is_owned,
+    shared_strings,
+)
 
 log = get_logger(__name__)
 
@@ -36,28 +44,40 @@ class Tag(TypedDict):
 
 
 class TaskDefinitionCache:
-    """Task definitions by ARN, least recently used dropped first. Safe to share between threads
-    and cycles. The bound is far above what one replica carries (a revision per service plus those
-    being rolled out): below it a drift scan never describes a task definition twice; with the
-    oldest-inserted dropped instead, 10,000 services over a 5,000 bound re-described every one."""
+    """Task definitions by ARN, packed (`PackedDocument`), least recently used dropped first. Safe to
+    share between threads and cycles. The bound is far above what one replica carries (a revision per
+    service plus those being rolled out): below it a drift scan never describes a task definition
+    twice; with the oldest-inserted dropped instead, 10,000 services over a 5,000 bound re-described
+    every one."""
 
     def __init__(self, max_entries: int = 50_000) -> None:
-        self._items: dict[str, tuple[dict[str, Any], tuple[Tag, ...]]] = {}
+        self._items: dict[str, tuple[PackedDocument, tuple[Tag, ...]]] = {}
         self._lock = threading.Lock()
         self._max = max_entries
 
-    def get(self, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]] | None:
+    def get(self, arn: str) -> tuple[PackedDocument, tuple[Tag, ...]] | None:
         with self._lock:
             item = self._items.pop(arn, None)
             if item is not None:
                 self._items[arn] = item  # most recently used last
             return item
 
-    def put(self, arn: str, td: dict[str, Any], tags: Iterable[Tag]) -> None:
+    def put(self, arn: str, td: Mapping[str, Any], tags: Iterable[Tag]) -> tuple[PackedDocument, tuple[Tag, ...]]:
+        item = (PackedDocument.pack(str(td.get("taskDefinitionArn") or arn), td), tuple(tags))
         with self._lock:
             if len(self._items) >= self._max:
                 self._items.pop(next(iter(self._items)))
-            self._items[arn] = (td, tuple(tags))
+            self._items[arn] = item
+        return item
+
+
+def compact_service(item: dict[str, Any]) -> dict[str, Any]:
+    """A DescribeServices item as a scan keeps it: without `events` (up to 100 per service, [bc-ecs]
+    Service.events; read only by the apply's own DescribeServices while following a deployment, never
+    from a scan), its short strings shared. A scan holds every item of an environment at once: at
+    10,000 services this was about a third of the daemon's memory."""
+    item.pop("events", None)
+    return shared_strings(item)
 
 
 def check_account(clients: AwsClients, env: Environment) -> None:
@@ -93,7 +113,7 @@ class LiveReader:
             resp = ecs.describe_services(cluster=env.cluster, services=batch, include=["TAGS"])
             for svc in resp.get("services", []):
                 if svc.get("status") != "INACTIVE":
-                    found[svc["serviceName"]] = svc
+                    found[svc["serviceName"]] = compact_service(svc)
         return found
 
     def list_service_names(self, env: Environment) -> list[str]:
@@ -128,16 +148,14 @@ class LiveReader:
         return found
 
     # -- task definitions -------------------------------------------------------
-    def task_definition(self, env: Environment, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]]:
+    def task_definition(self, env: Environment, arn: str) -> tuple[PackedDocument, tuple[Tag, ...]]:
+        """One revision, described once and then served packed from the cache."""
         cached = self.cache.get(arn)
         if cached is not None:
             return cached
         ecs = self.clients.client("ecs", env)
         resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-        td = resp["taskDefinition"]
-        tags = tuple(resp.get("tags", []) or [])
-        self.cache.put(arn, td, tags)
-        return td, tags
+        return self.cache.put(arn, resp["taskDefinition"], resp.get("tags", []) or [])
 
     # -- one environment ----------------------------------------------------------
     def read_environment(self, env: Environment, wanted: Iterable[str], *, list_owned: bool = True,
@@ -159,7 +177,8 @@ class LiveReader:
             autoscaled = self.autoscaled_services(env, sorted(relevant), between)
             services: dict[str, LiveService] = {}
             for name, svc in relevant.items():
-                td, td_tags = (None, ())
+                td: PackedDocument | None = None
+                td_tags: tuple[Tag, ...] = ()
                 if svc.get("taskDefinition"):
                     td, td_tags = self.task_definition(env, svc["taskDefinition"])
                 services[name] = LiveService(

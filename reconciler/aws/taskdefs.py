@@ -128,8 +128,9 @@ class TaskDefinitions:
         return arns
 
     def describe(self, env: Environment, arn: str) -> tuple[dict[str, Any], tuple[Tag, ...]]:
-        """Cached by ARN in the reader (revisions are immutable)."""
-        return self.reader.task_definition(env, arn)
+        """Cached by ARN in the reader (revisions are immutable); a fresh copy each call."""
+        packed, tags = self.reader.task_definition(env, arn)
+        return packed.unpack(), tags
 
     def register(self, env: Environment, task_definition: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
         """Register one revision (paced by the shared bucket); returns the new taskDefinition."""

@@ -46,14 +46,15 @@ def _user_tags(tags: Any) -> list[dict[str, str]]:
 
 def task_definition_document(live: LiveService) -> dict[str, Any]:
     """The RegisterTaskDefinition input that compares in sync with the live revision."""
-    if live.task_definition is None:
+    live_td = live.task_definition_data()
+    if live_td is None:
         raise NotImportable("the service has no task definition")
     members = member_names(REGISTER)
-    candidate = {k: v for k, v in live.task_definition.items() if k in members and k != "tags"}
+    candidate = {k: v for k, v in live_td.items() if k in members and k != "tags"}
     tags = _user_tags(live.task_definition_tags)
     if tags:
         candidate["tags"] = tags
-    minimal = minimal_task_definition(candidate, live.task_definition, list(live.task_definition_tags),
+    minimal = minimal_task_definition(candidate, live_td, list(live.task_definition_tags),
                                       required=lambda path: required_members(REGISTER, path))
     return ordered_like(REGISTER, minimal)
 

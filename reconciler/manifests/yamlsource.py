@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from reconciler.model import shared_string
+
 PathToken = str | int
 JsonPath = tuple[PathToken, ...]
 
@@ -94,7 +96,9 @@ class LineLoader(yaml.SafeLoader):
                 self.lines[child] = item.start_mark.line + 1
                 items.append(self._build(item, child))
             return items
-        return self.construct_object(node, deep=True)
+        value = self.construct_object(node, deep=True)
+        # Short values shared like the keys: image registries, log options, ports repeat in every service.
+        return shared_string(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,10 @@ class DaemonProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> DaemonProcess:
+    def start(self, command: list[str] | None = None) -> DaemonProcess:
+        """`reconciler run`, or `command` with the same environment (a bench's wrapper around it)."""
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "reconciler", "run"], env=self.env,
+        self.proc = subprocess.Popen(command or [sys.executable, "-m", "reconciler", "run"], env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         return self
 

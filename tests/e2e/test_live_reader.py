@@ -6,7 +6,7 @@ import pytest
 from reconciler.aws.clients import AwsClients, CallCounter
 from reconciler.aws.errors import AwsError
 from reconciler.aws.live import LiveReader, check_account
-from reconciler.model import DEFAULT_INSTANCE, ENV_TAG, OWNER_TAG, Environment
+from reconciler.model import DEFAULT_INSTANCE, ENV_TAG, OWNER_TAG, Environment, PackedDocument
 
 pytestmark = pytest.mark.e2e
 ACCOUNT = "123456789012"  # the sandbox's (moto's default) account
@@ -51,6 +51,25 @@ def test_describe_services_is_batched_by_ten_and_task_definitions_are_cached(aws
     assert sorted(second.services) == names
     assert counter.get("ecs", "DescribeServices") == 6
     assert counter.get("ecs", "DescribeTaskDefinition") == 1  # immutable revisions: served from the cache
+
+
+def test_a_scan_keeps_services_compact_and_task_definitions_packed(aws_env):
+    """What a scan holds for each service (memory at 10,000 services): the DescribeServices item
+    without its events, short strings shared between services; the revision packed, read back
+    whole, equal to what DescribeTaskDefinition answers."""
+    names = make_services(aws_env, 2)
+    ecs = aws_env.client("ecs")
+    assert "events" in ecs.describe_services(cluster="bulk", services=names)["services"][0]  # AWS sends them
+    live, _ = reader()
+    result = live.read_environment(Environment(name="bulk", cluster="bulk", region="eu-west-1"), names)
+    a, b = (result.services[n] for n in names)
+    assert "events" not in a.service and a.service["serviceName"] == "svc-00"
+    assert a.service["status"] is b.service["status"] == "ACTIVE"
+    assert a.service["tags"][1]["value"] is b.service["tags"][1]["value"] == "bulk"
+    assert isinstance(a.task_definition, PackedDocument)
+    described = ecs.describe_task_definition(taskDefinition="bulk:1")["taskDefinition"]
+    assert a.task_definition_arn == described["taskDefinitionArn"]
+    assert a.task_definition_data() == described  # datetimes included
 
 
 def test_owned_services_not_in_git_are_found_unowned_ones_ignored(aws_env):

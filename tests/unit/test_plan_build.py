@@ -267,3 +267,44 @@ def test_renderings_name_every_service_and_change():
     assert data["changesPending"] is True
     web = next(s for s in data["services"] if s["service"] == "web")
     assert any(c["path"].endswith("/web/image") for c in web["changes"])
+
+
+def test_an_unchanged_declaration_keeps_its_drifts_across_commits():
+    """A push does not make the next scan compare every unchanged service's task definition again;
+    a service whose declaration changed is compared afresh (and planned as an update)."""
+    from reconciler.diff import CanonCache
+
+    s, other = spec(), spec("api")
+    cache = CanonCache()
+    live = live_env(live_from(s), live_from(other))
+
+    def plan(commit: str, *specs: ServiceSpec) -> dict[str, str]:
+        return actions(build_plan(desired(*specs), live, INSTANCE, canon=lambda sp: cache.get(commit, sp)))
+
+    assert plan("c1", s, other) == {"staging/web": "in-sync", "staging/api": "in-sync"}
+    first = cache.get("c1", s)
+    bumped = replace(s, task_definition={**s.task_definition, "cpu": "512"})
+    assert plan("c2", bumped, other) == {"staging/web": "update", "staging/api": "in-sync"}
+    assert cache.get("c2", other).reused == 1 and cache.get("c2", bumped) is not first
+    assert plan("c3", s, other) == {"staging/web": "in-sync", "staging/api": "in-sync"}
+    assert cache.get("c3", other).reused == 2
+
+
+def test_a_packed_live_task_definition_plans_like_the_document():
+    """The reader keeps revisions packed; the plan reads them through the same accessors."""
+    from reconciler.model import PackedDocument
+
+    s = spec()
+    plain = live_from(s)
+    td = plain.task_definition
+    assert isinstance(td, dict)
+    packed = replace(plain, task_definition=PackedDocument.pack(td["taskDefinitionArn"], td))
+    assert packed.task_definition_arn == plain.task_definition_arn == td["taskDefinitionArn"]
+    assert packed.task_definition_data() == td and packed.task_definition_data() is not packed.task_definition_data()
+    for image in (None, "x/web:9.9.9"):
+        live = plain if image is None else live_from(s, image=image)
+        data = live.task_definition_data()
+        assert data is not None
+        as_packed = replace(live, task_definition=PackedDocument.pack(str(data["taskDefinitionArn"]), data))
+        got, want = (build_plan(desired(s), live_env(x), INSTANCE).services[0] for x in (as_packed, live))
+        assert (got.action, got.drift) == (want.action, want.drift)
