@@ -61,6 +61,7 @@ def test_stack_creates_service_roles_table_queue_and_rule(sandbox_factory):
         "RECONCILER_SLACK_SIGNING_SECRET": SECRET.format("slack-signing"),
         "RECONCILER_SLACK_BOT_TOKEN": SECRET.format("slack-bot")}
     assert env["RECONCILER_SLACK_APPROVAL_CHANNEL"] == "C0123456789" and "RECONCILER_SLACK_TEAM_ID" not in env
+    assert env["RECONCILER_SHARDS"] == "false" and "RECONCILER_SHARD_SPLIT" not in env  # leader + standby
     assert "slack-webhook" in env["CONFIG_YAML"]
 
     # The roles: the task role holds the reconcile policy, the execution role reads exactly the two secrets.
@@ -106,13 +107,15 @@ def test_optional_parts_are_left_out_and_the_target_role_trusts_the_task_role(sa
     ecs.create_cluster(clusterName="platform")
     outputs = deploy(sandbox, "minimal", STACK, GitUrl="codecommit::eu-west-1://deploy-manifests", InstanceName="rec2",
                      ClusterName="platform", Subnets="subnet-0a1b2c3d4e5f60001", SecurityGroups="sg-0a1b2c3d4e5f60001",
-                     Image=IMAGE)
+                     Image=IMAGE, Replicas="3", Sharding="true", ShardSplit="production=4,staging=2")
     [svc] = ecs.describe_services(cluster="platform", services=["rec2"])["services"]
     td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
     [container] = td["containerDefinitions"]
     assert not container.get("secrets")  # no token: CodeCommit through the task role
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["RECONCILER_GIT_CODECOMMIT_HELPER"] == "true"
+    assert svc["desiredCount"] == 3  # three replicas sharing the shards
+    assert (env["RECONCILER_SHARDS"], env["RECONCILER_SHARD_SPLIT"]) == ("true", "production=4,staging=2")
     assert not [name for name in env if name.startswith("RECONCILER_SLACK_")]
     assert "ecs-reconciler" not in {c.rsplit("/", 1)[-1] for c in ecs.list_clusters()["clusterArns"]}
     assert sandbox.client("events").list_rules(NamePrefix="rec2")["Rules"] == []

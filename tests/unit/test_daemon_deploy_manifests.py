@@ -135,5 +135,6 @@ def test_stack_container_keeps_the_hardening_of_task_definition_json() -> None:
         plain["user"], plain["readonlyRootFilesystem"], plain["stopTimeout"])
     assert {m["ContainerPath"] for m in cfn["MountPoints"]} == {m["containerPath"] for m in plain["mountPoints"]}
     assert cfn["HealthCheck"]["Command"] == plain["healthCheck"]["command"]
-    svc = template("stack.yaml")["Resources"]["Service"]["Properties"]
-    assert svc["DesiredCount"] == json.loads((DEPLOY / "service.json").read_text())["desiredCount"] == 2
+    stack = template("stack.yaml")
+    assert stack["Resources"]["Service"]["Properties"]["DesiredCount"] == {"Ref": "Replicas"}
+    assert stack["Parameters"]["Replicas"]["Default"] == json.loads((DEPLOY / "service.json").read_text())["desiredCount"] == 2
