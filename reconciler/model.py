@@ -351,7 +351,7 @@ def shared_strings(value: Any) -> Any:
 class PackedDocument:
     """A document read from AWS (JSON plus datetimes) kept pickled and compressed, about a tenth of
     its size as Python objects. Task definition revisions never change, so the reader keeps one per
-    revision for as long as it runs; at 10,000 services the unpacked copies were a quarter of the
+    revision for as long as it runs; at 10,000 services the unpacked copies were about a fifth of the
     daemon's memory. `unpack` builds a fresh copy on each call, kept only while it is used."""
 
     name: str  # what the document is (a task definition ARN), readable without unpacking

@@ -189,10 +189,13 @@ class AwsClients:
     rate limits see.
     """
 
-    def __init__(self, settings: AwsSettings | None = None, counter: CallCounter | None = None) -> None:
+    def __init__(self, settings: AwsSettings | None = None, counter: CallCounter | None = None,
+                 models_from: AwsClients | None = None) -> None:
         self.settings = settings or AwsSettings()
         self.counter = counter or CallCounter()
         self._base = boto3.session.Session()
+        if models_from is not None:
+            self._base._session.register_component("data_loader", models_from.models)  # noqa: SLF001
         self._sessions: dict[tuple[str | None, str | None, str], boto3.session.Session] = {}
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
@@ -235,6 +238,13 @@ class AwsClients:
         if len(parts) >= 3:
             self.counter.record(parts[1], parts[2])
 
+    @property
+    def models(self) -> Any:
+        """botocore's loader of API models, shared by every session made here (and by `models_from`):
+        each session would otherwise load the ECS, CodeDeploy … models again, about 10 MiB per
+        assumed role, kept for the life of the process."""
+        return self._base._session.get_component("data_loader")  # noqa: SLF001 - botocore session behind boto3's
+
     def _session(self, role: str | None, external_id: str | None, region: str) -> boto3.session.Session:
         if not role:
             return self._base
@@ -267,4 +277,5 @@ class AwsClients:
         botocore_session = botocore.session.Session()
         botocore_session._credentials = creds  # noqa: SLF001 - documented pattern for injected refreshable credentials
         botocore_session.set_config_variable("region", region)
+        botocore_session.register_component("data_loader", self.models)
         return boto3.session.Session(botocore_session=botocore_session)

@@ -74,8 +74,8 @@ class TaskDefinitionCache:
 def compact_service(item: dict[str, Any]) -> dict[str, Any]:
     """A DescribeServices item as a scan keeps it: without `events` (up to 100 per service, [bc-ecs]
     Service.events; read only by the apply's own DescribeServices while following a deployment, never
-    from a scan), its short strings shared. A scan holds every item of an environment at once: at
-    10,000 services this was about a third of the daemon's memory."""
+    from a scan), its short strings shared. A scan holds every item of an environment at once (9.2 KB
+    each in the sandbox before, 6.0 KB after; on AWS each also carried its last 100 events)."""
     item.pop("events", None)
     return shared_strings(item)
 

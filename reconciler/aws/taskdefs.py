@@ -108,7 +108,7 @@ class TaskDefinitions:
         self.bucket = bucket or register_bucket_from_env()
         # RegisterTaskDefinition is not idempotent: sent once per attempt, never retried by botocore
         # (reconciler.apply.revisions looks for the revision a failed call may have registered).
-        self._once = AwsClients(replace(clients.settings, max_attempts=1), counter=clients.counter)
+        self._once = AwsClients(replace(clients.settings, max_attempts=1), counter=clients.counter, models_from=clients)
 
     def recent_active_arns(self, env: Environment, family: str, limit: int = REUSE_LOOKBACK) -> list[str]:
         """Newest ACTIVE revisions of `family` first (one ListTaskDefinitions call)."""

@@ -135,3 +135,17 @@ def test_between_runs_between_read_calls_and_can_abandon_the_sweep(aws_env):
     with pytest.raises(GiveWay):
         live.read_environment(env, names, between=give_way)
     assert counter.get("ecs", "DescribeServices") == 4  # one more call, then it gave way
+
+
+def test_sessions_share_one_copy_of_the_api_models(aws_env):
+    """An assumed-role session per environment account, and the single-attempt clients that register
+    task definitions, read botocore's API models from one loader: one copy of the ECS model in memory
+    however many accounts (about 10 MiB each otherwise)."""
+    clients = AwsClients()
+    roles = [Environment(name=f"e{i}", cluster="bulk", region="eu-west-1",
+                         role_arn=f"arn:aws:iam::{ACCOUNT}:role/r{i}") for i in range(2)]
+    once = AwsClients(counter=clients.counter, models_from=clients)
+    made = [clients.client("ecs"), *(clients.client("ecs", env) for env in roles), once.client("ecs")]
+    models = {id(c.meta.service_model._service_description) for c in made}  # noqa: SLF001
+    assert len(models) == 1
+    assert {id(AwsClients().client("ecs").meta.service_model._service_description)} != models  # noqa: SLF001
