@@ -1,7 +1,8 @@
 """The live replicas of one instance: each heartbeats an item in the state table.
 
-  pk="replicas#<instance>"  sk=<holder>  value={"expires_at": <unix seconds>}
-The replicas that count are the unexpired ones. The expiry is the float in the value, compared
+  pk="replicas#<instance>"  sk=<holder>  value={"expires_at": <unix seconds>, "layout": <shard split>}
+The replicas that count are the unexpired ones; each says which shard layout it runs with
+(`RECONCILER_SHARD_SPLIT`, canonical; a replica of a version that did not say counts as ""). The expiry is the float in the value, compared
 by the reader (DynamoDB's own TTL deletes lazily, within days, and in whole seconds), so a
 replica that stopped heartbeating drops out exactly one lease duration after its last beat,
 as its shard leases expire (reconciler.daemon.leader.ShardLeadership).
@@ -25,24 +26,26 @@ class ReplicaRegistry:
         self._ns = f"replicas#{instance}"
         self._clock = clock
 
-    def heartbeat(self) -> None:
-        """Say this replica is alive for another `duration` seconds. Raises AwsError."""
+    def heartbeat(self, layout: str = "") -> None:
+        """Say this replica is alive for another `duration` seconds, running shard `layout`. Raises AwsError."""
         expires = self._clock() + self.duration
-        self.table.put(self._ns, self.holder, json.dumps({"expires_at": expires}),
+        self.table.put(self._ns, self.holder, json.dumps({"expires_at": expires, "layout": layout}),
                        ttl_seconds=self.duration + CLEANUP_SECONDS)
 
-    def live(self) -> tuple[str, ...]:
-        """The holders whose heartbeat has not expired, sorted. Raises AwsError."""
+    def live(self) -> dict[str, str]:
+        """The holders whose heartbeat has not expired, with the shard layout each runs. Raises AwsError."""
         now = self._clock()
-        found = []
+        found = {}
         for holder, raw in self.table.items(self._ns):
             try:
-                expires = float(json.loads(raw)["expires_at"])
-            except (ValueError, TypeError, KeyError):
+                value = json.loads(raw)
+                expires = float(value["expires_at"])
+                layout = str(value.get("layout") or "")
+            except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # not an item we wrote: never counted as a replica
             if expires > now:
-                found.append(holder)
-        return tuple(sorted(found))
+                found[holder] = layout
+        return dict(sorted(found.items()))
 
     def leave(self) -> None:
         """Drop out at once (on shutdown), so the others take our shards without waiting."""

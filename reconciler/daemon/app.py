@@ -201,7 +201,8 @@ def build_daemon(cfg: DaemonConfig) -> tuple[Daemon, HttpServer]:
             metrics.set_shards(sharding.held(), len(sharding.replicas))
             doc.update(holder=sharding.me, shards={"held": list(sharding.held()),
                                                    "releasing": list(sharding.releasing()),
-                                                   "replicas": list(sharding.replicas)})
+                                                   "replicas": list(sharding.replicas),
+                                                   "waitingForLayout": sorted(sharding.paused)})
         return doc
 
     daemon = Daemon(reconciler, wakeup, leadership, poll_interval=cfg.poll_interval, poll_jitter=cfg.poll_jitter,

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from reconciler.apply.continuation import acting_service
 from reconciler.aws.errors import AwsError
-from reconciler.daemon.shards import GLOBAL, ShardLayout, wanted
+from reconciler.daemon.shards import ANY_ENVIRONMENT, GLOBAL, ShardLayout, wanted
 from reconciler.log import get_logger
 
 log = get_logger(__name__)
@@ -140,9 +140,9 @@ class Registry(Protocol):
 
     holder: str
 
-    def heartbeat(self) -> None: ...
+    def heartbeat(self, layout: str = "") -> None: ...
 
-    def live(self) -> tuple[str, ...]: ...
+    def live(self) -> Mapping[str, str]: ...
 
     def leave(self) -> None: ...
 
@@ -170,6 +170,8 @@ class ShardLeadership(Leadership):
         self.me = registry.holder
         #: The live replicas at the last tick (this one included).
         self.replicas: tuple[str, ...] = ()
+        #: Environments another live replica splits differently: no shard of theirs is held here.
+        self.paused: frozenset[str] = frozenset()
         self._shards: tuple[str, ...] = (GLOBAL,)
         self._leases: dict[str, Lease] = {}
         self._draining: set[str] = set()
@@ -237,24 +239,26 @@ class ShardLeadership(Leadership):
 
     # -- the lease thread --------------------------------------------------------------------------
     def tick(self) -> None:
-        live: tuple[str, ...] | None
+        registered: Mapping[str, str] | None
         try:
-            self.registry.heartbeat()
-            live = self.registry.live()
+            self.registry.heartbeat(self.layout.text())
+            registered = self.registry.live()
             self.contact_ok = True
         except AwsError as exc:
             self.contact_ok = False
             log.warning("lease_unreachable", error=str(exc))
-            live = None
-        if live is not None:
-            live = tuple(sorted(set(live) | {self.me}))
+            registered = None
+        if registered is not None:
+            live = tuple(sorted(set(registered) | {self.me}))
             if live != self.replicas:
                 log.info("replicas_changed", replicas=list(live), before=list(self.replicas))
                 self.replicas = live
                 self.on_replicas(len(live))
+            self._agree([layout for holder, layout in registered.items() if holder != self.me])
         with self._lock:
-            shards = self._shards
-            want = wanted(shards, self.replicas, self.me) if live is not None else frozenset(self._leases)
+            shards = tuple(s for s in self._shards if not self._paused_shard(s))
+            want = wanted(shards, self.replicas, self.me) if registered is not None else \
+                frozenset(s for s in self._leases if not self._paused_shard(s))
         gained: list[str] = []
         for shard in sorted(set(self._leases) | want):
             try:
@@ -267,6 +271,22 @@ class ShardLeadership(Leadership):
             log.info("shards_acquired", shards=gained, held=list(self.held()))
             self.on_gain()
         self.on_tick()
+
+    def _agree(self, layouts: list[str]) -> None:
+        """Compare the shard layout of the other live replicas with ours (a split changed by a
+        rolling redeploy: old and new replicas side by side)."""
+        paused = self.layout.disagreeing(layouts)
+        if paused != self.paused:
+            if paused:
+                log.warning("shard_layouts_disagree", environments=sorted(paused), layout=self.layout.text(),
+                            others=sorted(set(layouts)))
+            else:
+                log.info("shard_layouts_agree", layout=self.layout.text())
+            self.paused = paused
+
+    def _paused_shard(self, shard: str) -> bool:
+        env = self.layout.environment_of(shard)
+        return env is not None and bool({env, ANY_ENVIRONMENT} & self.paused)
 
     def _step(self, shard: str, want: bool) -> bool:
         """One shard's acquire, renew or release; True when it was just acquired."""

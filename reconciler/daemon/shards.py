@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 GLOBAL = "_global"
 #: Separates an environment from its hash range in a shard name: `production#2of4`.
 RANGE_SEP = "#"
+#: In `ShardLayout.disagreeing`: another replica's layout could not be read, so every environment waits.
+ANY_ENVIRONMENT = "*"
 
 
 class ShardConfigError(ValueError):
@@ -49,6 +51,23 @@ class ShardLayout:
                 raise ShardConfigError(f"{env}: split twice")
             splits[env] = int(count)
         return cls(splits=splits)
+
+    def text(self) -> str:
+        """The canonical `RECONCILER_SHARD_SPLIT` (sorted, K=1 left out): what replicas compare."""
+        return ",".join(f"{env}={k}" for env, k in sorted(self.splits.items()) if k != 1)
+
+    def disagreeing(self, others: Iterable[str]) -> frozenset[str]:
+        """Environments another live replica splits differently (from their `text()`): two layouts
+        would guard one service by two leases (say `production` and `production#1of4`), so both
+        could deploy it. Those environments wait until the replicas agree again."""
+        out: set[str] = set()
+        for text in set(others):
+            try:
+                other = ShardLayout.parse(text)
+            except ShardConfigError:
+                return frozenset({ANY_ENVIRONMENT})
+            out |= {env for env in set(self.splits) | set(other.splits) if self.ranges(env) != other.ranges(env)}
+        return frozenset(out)
 
     def ranges(self, env: str) -> int:
         return self.splits.get(env, 1)

@@ -143,3 +143,33 @@ def test_stop_gives_every_shard_back_and_leaves_the_registry(clients) -> None:
     rounds([b], 1)  # at once, not after the leases would have expired
     assert set(b.leadership.held()) == set(ShardLayout().shards(ENVS))
     assert b.leadership.replicas == ("b",)
+
+
+def test_replicas_split_differently_leave_those_environments_alone_until_they_agree(clients) -> None:
+    """A split changed by a rolling redeploy: old and new replicas side by side would guard one
+    service by two leases (`env1` and `env1#1of2`). Neither holds a shard of an environment they
+    split differently until the other is gone; the other environments go on as before."""
+    clock = Clock()
+    old = Replica(clients, clock, "a")
+    rounds([old])
+    assert "env1" in old.leadership.held()
+    new = Replica(clients, clock, "b", ShardLayout.parse("env1=2"))
+    rounds([old, new])
+    for r in (old, new):
+        assert r.leadership.paused == {"env1"}
+        assert not [s for s in r.leadership.held() if s.startswith("env1")]
+    both = set(old.leadership.held()) | set(new.leadership.held())
+    assert both == set(ShardLayout().shards(ENVS)) - {"env1"}  # the others: all held, once
+    assert not set(old.leadership.held()) & set(new.leadership.held())
+    old.leadership.stop()  # the old replica is replaced: the new layout takes env1 over
+    rounds([new])
+    assert new.leadership.paused == frozenset()
+    assert {"env1#1of2", "env1#2of2"} <= set(new.leadership.held())
+
+
+def test_a_layout_is_compared_by_its_meaning() -> None:
+    layout = ShardLayout.parse("b=2, a=4,c=1")
+    assert layout.text() == "a=4,b=2"
+    assert layout.disagreeing(["b=2,a=4", "a=4,b=2,c=1"]) == frozenset()
+    assert layout.disagreeing(["a=4", ""]) == {"a", "b"}
+    assert layout.disagreeing(["nonsense"]) == {"*"}
