@@ -121,7 +121,9 @@ def test_linear_steps_pause_continue_and_timeout(world, receiver, daemons, tmp_p
     doc = d.wait_for(lambda doc: last_record(d, doc).get("commit") == timeout
                      and last_record(d, doc).get("status") == "rolled_back", "the timeout's rollback", deadline=90)
     assert re.search(r"PAUSE hook ecs-pause-\S+ timed out \(ECS rolled back to \d+\)", last_record(d, doc)["message"])
-    assert any("timed out" in t for t in replies(receiver, timeout))
+    # The report follows the status by a moment (the notifier's queue): wait for it, not for time.
+    while not any("timed out" in t for t in replies(receiver, timeout)):
+        receiver.wait_for(len(receiver.requests) + 1, timeout=30)
 
 
 def test_canary_alarm_rolls_back_and_the_report_names_it(world, receiver, daemons, tmp_path: Path) -> None:
