@@ -250,22 +250,22 @@ def delete_service(state: SandboxState, body: dict[str, Any], moto: MotoCall) ->
     return {"service": out}
 
 
-def tag_resource(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
-    """moto's TagResource; a service's tags are found without moto's scan of every service."""
-    tags = body.get("tags")
-    if tags is None or not moto_compat.retag_ecs_service(state.account, state.region, body.get("resourceArn", ""),
-                                                         tags, None):
+def _retag(state: SandboxState, body: dict[str, Any], moto: MotoCall, field: str) -> dict[str, Any]:
+    """moto's TagResource / UntagResource; a service's tags are found without moto's scan of every service."""
+    change = body.get(field)
+    add, remove = (change, None) if field == "tags" else (None, change)
+    if change is None or not moto_compat.retag_ecs_service(state.account, state.region, body.get("resourceArn", ""),
+                                                           add, remove):
         return moto.checked(body)
     return {}
+
+
+def tag_resource(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
+    return _retag(state, body, moto, "tags")
 
 
 def untag_resource(state: SandboxState, body: dict[str, Any], moto: MotoCall) -> dict[str, Any]:
-    """moto's UntagResource; a service's tags are found without moto's scan of every service."""
-    keys = body.get("tagKeys")
-    if keys is None or not moto_compat.retag_ecs_service(state.account, state.region, body.get("resourceArn", ""),
-                                                         None, keys):
-        return moto.checked(body)
-    return {}
+    return _retag(state, body, moto, "tagKeys")
 
 
 def _deployment(dep: SimDeployment, rolling: bool = True) -> dict[str, Any]:

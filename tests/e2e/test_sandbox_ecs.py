@@ -251,14 +251,20 @@ def test_describe_services_tags_are_each_services_own(sandbox: Sandbox) -> None:
         assert ({"key": "later", "value": "yes"} in tags) == (cluster == "staging")
 
 
-def test_list_tasks_by_service_name_or_arn_lists_only_that_service(manual: Sandbox) -> None:
-    """ListTasks with serviceName looks at that service alone (by name or ARN); an unknown one lists none."""
+def two_running_services(manual: Sandbox) -> tuple[Any, str]:
+    """Services `left` and `right` in production, two tasks each, running; the ECS client and their revision."""
     ecs = manual.client("ecs")
     arn = web_taskdef(ecs, "1.4.2")
     for name in ("left", "right"):
         ecs.create_service(cluster="production", serviceName=name, taskDefinition=arn, desiredCount=2,
                            launchType="FARGATE", networkConfiguration=NET)
     manual.advance(30)
+    return ecs, arn
+
+
+def test_list_tasks_by_service_name_or_arn_lists_only_that_service(manual: Sandbox) -> None:
+    """ListTasks with serviceName looks at that service alone (by name or ARN); an unknown one lists none."""
+    ecs, arn = two_running_services(manual)
     every = set(ecs.list_tasks(cluster="production")["taskArns"])
     left = ecs.list_tasks(cluster="production", serviceName="left")["taskArns"]
     left_arn = ecs.describe_services(cluster="production", services=["left"])["services"][0]["serviceArn"]
@@ -284,12 +290,7 @@ def test_list_tasks_by_started_by_matches_the_unfiltered_listing(manual: Sandbox
     """ListTasks(startedBy=) (the hook lookup) reads an index: it lists exactly what the unfiltered
     ListTasks holds with that startedBy, for service tasks (running, stopped by a rollout, of a deleted
     service) and one-off tasks, and forgets tasks once they are no longer kept."""
-    ecs = manual.client("ecs")
-    arn = web_taskdef(ecs, "1.4.2")
-    for name in ("left", "right"):
-        ecs.create_service(cluster="production", serviceName=name, taskDefinition=arn, desiredCount=2,
-                           launchType="FARGATE", networkConfiguration=NET)
-    manual.advance(30)
+    ecs, arn = two_running_services(manual)
     ecs.update_service(cluster="production", service="left", taskDefinition=web_taskdef(ecs, "1.5.0"))
     manual.advance(60)
     ecs.update_service(cluster="production", service="right", desiredCount=0)

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gitserver import GitDaemon, ManifestRepo  # noqa: E402
-from test_daemon_helpers import LEASE_TABLE, create_state_table, set_image, synced  # noqa: E402
+from test_daemon_helpers import LEASE_TABLE, DaemonProcess, create_state_table, set_image, synced  # noqa: E402
 from test_notify_daemon_helpers import chat_daemon, notify_config, single_service_repo  # noqa: E402
 from test_notify_delivery import receiver  # noqa: E402, F401 - fixture
 from test_recovery import KEY, LEASE, final_reports, primary, revisions, stamp, tags, wait  # noqa: E402
@@ -37,6 +37,22 @@ def deployments_of(sandbox, task_definition: str) -> int:
     return count
 
 
+def leader_and_successor(tmp_path: Path, sandbox, server: GitDaemon, receiver, daemons,
+                         key: str) -> tuple[ManifestRepo, DaemonProcess, DaemonProcess]:
+    """A repository declaring one service, a leader `a` that synced it, and the replica `b` that
+    leads next (not started), both on the state table's lease and reporting to `receiver`."""
+    env, _, name = key.partition("/")
+    repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
+    single_service_repo(repo, env, name)
+    common = dict(environment=env, state_table=LEASE_TABLE, lease_duration=str(LEASE),
+                  lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
+    config = notify_config(tmp_path, receiver, api=False)
+    a, b = (chat_daemon(tmp_path, n, sandbox, server.url("manifests"), config, **common) for n in "ab")
+    daemons.append(a.start())
+    a.wait_for(synced(key, commit=repo.head()), "first sync", deadline=90)
+    return repo, a, b
+
+
 def failed_at(commit: str):
     def check(doc: dict) -> bool:
         history = ((doc.get("services") or {}).get(KEY) or {}).get("history") or []
@@ -50,15 +66,7 @@ def test_rollout_rolled_back_while_nobody_led_is_recorded_not_repeated(mode, san
     sandbox = sandbox_factory(seed=EXAMPLE_SEED, speed=6.0)  # a rolling deployment lasts about 5 s
     create_state_table(sandbox)
     with GitDaemon(tmp_path / "srv") as server:
-        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
-        single_service_repo(repo, "production", "web")
-        common = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
-                      lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
-        config = notify_config(tmp_path, receiver, api=False)
-        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **common)
-        daemons.append(a.start())
-        a.wait_for(synced(KEY, commit=repo.head()), "first sync", deadline=90)
-        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **common)
+        repo, a, b = leader_and_successor(tmp_path, sandbox, server, receiver, daemons, "production/web")
         if mode == "standby":
             daemons.append(b.start())
             b.wait_for(lambda s: s.get("ready") is True and s.get("leader") is False, "b is a ready standby")
@@ -121,14 +129,7 @@ def test_codedeploy_deployment_rolled_back_while_nobody_led_is_recorded_not_repe
         return cd.list_deployments(applicationName="api", deploymentGroupName="api-production", **kw)["deployments"]
 
     with GitDaemon(tmp_path / "srv") as server:
-        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
-        single_service_repo(repo, "production", "api")
-        common = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
-                      lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
-        config = notify_config(tmp_path, receiver, api=False)
-        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **common)
-        daemons.append(a.start())
-        a.wait_for(synced(api, commit=repo.head()), "first sync", deadline=90)
+        repo, a, b = leader_and_successor(tmp_path, sandbox, server, receiver, daemons, "production/api")
         before = set(deployments())
 
         set_image(repo, "production", "api", "2.1.0")
@@ -140,7 +141,6 @@ def test_codedeploy_deployment_rolled_back_while_nobody_led_is_recorded_not_repe
         wait(lambda: cd.get_deployment(deploymentId=started)["deploymentInfo"]["status"] == "Failed"
              and not deployments(includeOnlyStatuses=["Created", "Queued", "InProgress"]), "the rollback to end")
 
-        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **common)
         daemons.append(b.start())
         doc = b.wait_for(lambda s: (((s.get("services") or {}).get(api) or {}).get("history") or [{}])[0].get("commit")
                          == change, "the failure recorded", deadline=90)
@@ -168,14 +168,7 @@ def test_native_deployment_rolled_back_while_nobody_led_is_recorded_not_repeated
         return ecs.list_service_deployments(cluster="production", service="checkout")["serviceDeployments"]
 
     with GitDaemon(tmp_path / "srv") as server:
-        repo = ManifestRepo.create(tmp_path / "srv", "manifests", tmp_path / "work")
-        single_service_repo(repo, "production", "checkout")
-        common = dict(environment="production", state_table=LEASE_TABLE, lease_duration=str(LEASE),
-                      lease_renew_interval="1", poll_interval="0.3", drift_interval="1")
-        config = notify_config(tmp_path, receiver, api=False)
-        a = chat_daemon(tmp_path, "a", sandbox, server.url("manifests"), config, **common)
-        daemons.append(a.start())
-        a.wait_for(synced(checkout, commit=repo.head()), "first sync", deadline=90)
+        repo, a, b = leader_and_successor(tmp_path, sandbox, server, receiver, daemons, "production/checkout")
         before = {b["serviceDeploymentArn"] for b in history()}
 
         sandbox.fail_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/checkout:3.1.0")
@@ -187,7 +180,6 @@ def test_native_deployment_rolled_back_while_nobody_led_is_recorded_not_repeated
         wait(lambda: next(b["status"] for b in history() if b["serviceDeploymentArn"] == started)
              == "ROLLBACK_SUCCESSFUL", "the rollback to end", deadline=90)
 
-        b = chat_daemon(tmp_path, "b", sandbox, server.url("manifests"), config, **common)
         daemons.append(b.start())
         doc = b.wait_for(lambda s: (((s.get("services") or {}).get(checkout) or {}).get("history") or [{}])[0]
                          .get("commit") == change, "the failure recorded", deadline=90)
